@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_settings.js';
+
+/**
+ * Every migration, in order. Names never change once released; add new ones at the end.
+ * Each runs unchanged on SQLite and PostgreSQL (tested on both in src/platform/db/migrate.test.ts).
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_settings': m0001,
+};

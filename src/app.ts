@@ -1,0 +1,240 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  LogController,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { DestinationStream } from 'pino';
+import { Gauge } from 'prom-client';
+import type { Config } from './config/schema.js';
+import { systemRoutes } from './modules/system/routes.js';
+import { createSystemService } from './modules/system/service.js';
+import { type Clock, systemClock } from './platform/clock.js';
+import { loadSecretKey } from './platform/crypto/secret-key.js';
+import { createDatabase, type DatabaseHandle } from './platform/db/connection.js';
+import { assertNotNewerThanCode, migrateToLatest, migrationStatus } from './platform/db/migrate.js';
+import { HealthRegistry } from './platform/health.js';
+import { registerHardening } from './platform/http/hardening.js';
+import { installProblemHandling } from './platform/http/problem.js';
+import { REQUEST_ID_HEADER, requestIdFor } from './platform/http/request-id.js';
+import { createLogger, type Logger } from './platform/logger.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
+import { createRedis, type RedisHandle } from './platform/redis.js';
+import { VERSION } from './platform/version.js';
+
+/** The shared infrastructure, created once per app and handed to every module's factory. */
+export interface Platform {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly secretKey: Buffer;
+  readonly database: DatabaseHandle;
+  readonly redis: RedisHandle | undefined;
+  readonly health: HealthRegistry;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gatehouse: Platform;
+  }
+}
+
+export interface BuildAppOptions {
+  /** Where log lines go (tests capture them); stdout by default. */
+  readonly logDestination?: DestinationStream;
+  readonly clock?: Clock;
+}
+
+export type GatehouseApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+function registerPlatformHealth(platform: Platform): void {
+  const { database, redis, health } = platform;
+  health.register({
+    name: 'database',
+    critical: true,
+    async check() {
+      await database.ping();
+      return { details: { dialect: database.dialect, pool: database.poolStats() } };
+    },
+  });
+  health.register({
+    name: 'migrations',
+    critical: true,
+    async check() {
+      const status = await migrationStatus(database.db);
+      if (status.unknown.length > 0)
+        throw new Error(`database is newer than this code: ${status.unknown.join(', ')}`);
+      if (status.pending.length > 0)
+        throw new Error(`${status.pending.length} pending: ${status.pending.join(', ')}`);
+      return { details: { applied: status.applied.length, latest: status.applied.at(-1) } };
+    },
+  });
+  if (redis) {
+    health.register({
+      name: 'redis',
+      critical: true,
+      async check() {
+        await redis.ping();
+        return { details: { mode: redis.mode, status: redis.status() } };
+      },
+    });
+  }
+}
+
+function registerPlatformMetrics(platform: Platform): void {
+  const { database, metrics } = platform;
+  new Gauge({
+    name: 'gatehouse_db_pool_connections',
+    help: 'Database pool connections by state (PostgreSQL).',
+    labelNames: ['pool', 'state'],
+    registers: [metrics.registry],
+    collect() {
+      const stats = database.poolStats();
+      if (!stats) return;
+      for (const [pool, values] of Object.entries(stats)) {
+        for (const [state, value] of Object.entries(values)) this.set({ pool, state }, value);
+      }
+    },
+  });
+}
+
+/** Connects to the database (and Redis), applies or checks migrations. Closes what it opened on failure. */
+export async function createPlatform(config: Config, options: BuildAppOptions = {}): Promise<Platform> {
+  const logger = createLogger(config.log, options.logDestination);
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const { key: secretKey } = loadSecretKey(config, logger);
+  const database = createDatabase(config.database, { logger, metrics });
+  let redis: RedisHandle | undefined;
+  try {
+    const status = await migrationStatus(database.db);
+    assertNotNewerThanCode(status);
+    if (config.database.migrateOnStart) {
+      await migrateToLatest(database.db, logger);
+    } else if (status.pending.length > 0) {
+      logger.warn(
+        { pending: status.pending },
+        'migrations are pending and database.migrateOnStart is off: run `gatehouse migrate`',
+      );
+    }
+    redis = createRedis(config.redis, logger);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const health = new HealthRegistry(clock, config.health.checkTimeoutMs);
+  const platform: Platform = { config, logger, metrics, clock, secretKey, database, redis, health };
+  registerPlatformHealth(platform);
+  registerPlatformMetrics(platform);
+  return platform;
+}
+
+/** Builds the Fastify app from plugins. Business logic lives in the modules, not here. */
+export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<GatehouseApp> {
+  const platform = await createPlatform(config, options);
+  const app = Fastify({
+    loggerInstance: platform.logger as FastifyBaseLogger,
+    genReqId: requestIdFor,
+    // Probes run every few seconds; logging each would drown the lines that matter.
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      disableRequestLogging: (request) => request.routeOptions.config?.probe === true,
+    }),
+    bodyLimit: config.server.bodyLimitBytes,
+    // Fastify accepts a hop count at run time although its types do not say so.
+    trustProxy: config.server.trustProxy as boolean | string,
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('gatehouse', platform);
+  app.addHook('onClose', async () => {
+    await platform.redis?.close();
+    await platform.database.close();
+  });
+
+  try {
+    await registerPlugins(app, config, platform);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  return app;
+}
+
+async function registerPlugins(app: GatehouseApp, config: Config, platform: Platform): Promise<void> {
+  installProblemHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    platform.metrics.httpRequestDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+  await registerHardening(app, config);
+
+  if (config.docs.enabled) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'Gatehouse API', version: VERSION, description: 'Identity and security platform.' },
+        servers: [{ url: config.server.publicUrl }],
+        tags: [{ name: 'system', description: 'Health, readiness and metrics' }],
+      },
+    });
+    const https = config.server.publicUrl.startsWith('https://');
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      // Swagger UI sets its own policy; keep it from being framed, and only upgrade requests behind https.
+      transformStaticCSP: (header) =>
+        header
+          .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+          .replace(/upgrade-insecure-requests;?/, https ? 'upgrade-insecure-requests;' : ''),
+      uiConfig: { deepLinking: true },
+    });
+    app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+
+  const system = createSystemService({
+    database: platform.database,
+    health: platform.health,
+    clock: platform.clock,
+    version: VERSION,
+    startedAt: platform.clock.now(),
+    healthToken: config.health.token,
+    metricsToken: config.metrics.token,
+  });
+  await system.ensureInstallation().catch((error: unknown) => {
+    // Only possible while migrations are pending (database.migrateOnStart off); readiness reports that.
+    platform.logger.warn({ err: error }, 'installation id not created yet');
+  });
+  await app.register(systemRoutes, {
+    service: system,
+    metricsRegistry: config.metrics.enabled ? platform.metrics.registry : undefined,
+  });
+}

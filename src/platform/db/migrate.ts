@@ -1,0 +1,81 @@
+import { type Kysely, type MigrationResultSet, Migrator, sql } from 'kysely';
+import { migrations as allMigrations } from '../../../migrations/index.js';
+import { GatehouseError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Tables } from './tables.js';
+
+export const MIGRATION_TABLE = 'gatehouse_migrations';
+export const MIGRATION_LOCK_TABLE = 'gatehouse_migrations_lock';
+
+export interface MigrationStatus {
+  readonly applied: readonly string[];
+  readonly pending: readonly string[];
+  /** Applied by a newer Gatehouse: this code does not know them. */
+  readonly unknown: readonly string[];
+}
+
+type Migrations = Readonly<Record<string, import('kysely').Migration>>;
+
+function migrator(db: Kysely<Tables>, migrations: Migrations): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ ...migrations }) },
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+}
+
+async function appliedNames(db: Kysely<Tables>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  if (!tables.some((table) => table.name === MIGRATION_TABLE)) return [];
+  const result = await sql<{
+    name: string;
+  }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
+  return result.rows.map((row) => row.name);
+}
+
+export async function migrationStatus(
+  db: Kysely<Tables>,
+  migrations: Migrations = allMigrations,
+): Promise<MigrationStatus> {
+  const applied = await appliedNames(db);
+  const known = Object.keys(migrations);
+  return {
+    applied: applied.filter((name) => known.includes(name)),
+    pending: known.filter((name) => !applied.includes(name)),
+    unknown: applied.filter((name) => !known.includes(name)),
+  };
+}
+
+export function assertNotNewerThanCode(status: MigrationStatus): void {
+  if (status.unknown.length > 0) {
+    throw new GatehouseError(
+      'database_newer_than_code',
+      `the database has migrations this version of Gatehouse does not know (${status.unknown.join(', ')}); run a newer Gatehouse or restore a matching backup`,
+    );
+  }
+}
+
+/**
+ * Applies every pending migration, each in its own transaction. Safe to run from several nodes at once:
+ * Kysely's migrator takes a lock (an advisory lock on PostgreSQL).
+ */
+export async function migrateToLatest(
+  db: Kysely<Tables>,
+  logger: Logger,
+  migrations: Migrations = allMigrations,
+): Promise<readonly string[]> {
+  assertNotNewerThanCode(await migrationStatus(db, migrations));
+  const { error, results }: MigrationResultSet = await migrator(db, migrations).migrateToLatest();
+  const applied = (results ?? [])
+    .filter((result) => result.status === 'Success')
+    .map((result) => result.migrationName);
+  for (const name of applied) logger.info({ migration: name }, 'migration applied');
+  if (error) {
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName;
+    throw new GatehouseError('migration_failed', `migration ${failed ?? '(unknown)'} failed`, {
+      cause: error,
+    });
+  }
+  return applied;
+}

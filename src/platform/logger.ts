@@ -1,0 +1,116 @@
+import type { IncomingMessage } from 'node:http';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+/**
+ * Keys whose values never reach a log line, at any depth we log. `code` is absent on purpose: error codes
+ * are logged under it; OAuth codes travel in query strings (masked below) and bodies (never logged).
+ */
+const SECRET_KEYS = [
+  'password',
+  'currentPassword',
+  'newPassword',
+  'passwordHash',
+  'secret',
+  'clientSecret',
+  'client_secret',
+  'token',
+  'accessToken',
+  'access_token',
+  'refreshToken',
+  'refresh_token',
+  'idToken',
+  'id_token',
+  'apiKey',
+  'api_key',
+  'otp',
+  'totp',
+  'backupCode',
+  'privateKey',
+  'secretKey',
+  'cookie',
+  'authorization',
+];
+const EMAIL_KEYS = ['email', 'newEmail'];
+
+/** Query-string parameters whose values are masked in logged URLs. */
+const SECRET_QUERY_PARAMS =
+  /^(token|code|password|secret|client_secret|access_token|refresh_token|id_token|key|api_key|otp)$/i;
+
+const REDACTED = '[redacted]';
+
+function pathsAtDepths(keys: readonly string[]): string[] {
+  return keys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]);
+}
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'req.headers["x-health-token"]',
+  'res.headers["set-cookie"]',
+  ...pathsAtDepths(SECRET_KEYS),
+  ...pathsAtDepths(EMAIL_KEYS),
+];
+
+/** `alice@example.com` becomes `a***@example.com`: enough to correlate, not enough to harvest. */
+export function maskEmail(value: unknown): string {
+  if (typeof value !== 'string') return REDACTED;
+  const at = value.lastIndexOf('@');
+  if (at <= 0) return REDACTED;
+  return `${value[0]}***${value.slice(at)}`;
+}
+
+export function redactUrl(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1) return url;
+  const params = new URLSearchParams(url.slice(query + 1));
+  let changed = false;
+  for (const name of [...params.keys()]) {
+    if (SECRET_QUERY_PARAMS.test(name)) {
+      params.set(name, REDACTED);
+      changed = true;
+    }
+  }
+  return changed ? `${url.slice(0, query)}?${params.toString()}` : url;
+}
+
+export interface LoggerSettings {
+  readonly level: string;
+  readonly pretty: boolean;
+}
+
+export function loggerOptions(settings: LoggerSettings): LoggerOptions {
+  const emailKeys = new Set(EMAIL_KEYS);
+  return {
+    level: settings.level,
+    base: { service: 'gatehouse' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    messageKey: 'msg',
+    redact: {
+      paths: REDACT_PATHS,
+      censor: (value, path) => (emailKeys.has(path[path.length - 1] ?? '') ? maskEmail(value) : REDACTED),
+    },
+    serializers: {
+      err: pino.stdSerializers.err,
+      req: (request: IncomingMessage & { id?: string; ip?: string; routeOptions?: { url?: string } }) => ({
+        method: request.method,
+        url: redactUrl(request.url ?? ''),
+        route: request.routeOptions?.url,
+        ip: request.ip,
+        userAgent: request.headers?.['user-agent'],
+      }),
+      res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+    },
+    ...(settings.pretty
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } }
+      : {}),
+  };
+}
+
+export function createLogger(settings: LoggerSettings, destination?: DestinationStream): Logger {
+  return destination
+    ? pino(loggerOptions({ ...settings, pretty: false }), destination)
+    : pino(loggerOptions(settings));
+}
+
+export type { Logger };

@@ -1,0 +1,44 @@
+import { buildApp, type GatehouseApp } from './app.js';
+import type { Config } from './config/schema.js';
+import { shutdown } from './platform/shutdown.js';
+
+/**
+ * Starts Gatehouse and stops it gracefully on SIGTERM/SIGINT. A second signal while stopping exits at once.
+ */
+export async function serve(config: Config): Promise<GatehouseApp> {
+  const app = await buildApp(config);
+  await app.listen({ host: config.server.host, port: config.server.port });
+  app.log.info(
+    {
+      publicUrl: config.server.publicUrl,
+      database: app.gatehouse.database.dialect,
+      redis: app.gatehouse.redis?.mode ?? 'off',
+    },
+    'gatehouse is ready',
+  );
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    app.log.info({ signal }, 'signal received');
+    shutdown(app, {
+      delayMs: config.server.shutdownDelayMs,
+      timeoutMs: config.server.shutdownTimeoutMs,
+    }).then(
+      ({ forced }) => process.exit(forced ? 1 : 0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return app;
+}
