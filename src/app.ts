@@ -130,7 +130,9 @@ export async function createPlatform(config: Config, options: BuildAppOptions = 
       );
     }
     redis = createRedis(config.redis, logger);
+    await redis?.firstConnection();
   } catch (error) {
+    await redis?.close();
     await database.close();
     throw error;
   }

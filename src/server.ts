@@ -36,8 +36,6 @@ export async function serve(config: Config): Promise<GatehouseApp> {
       },
     );
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   return app;

@@ -16,6 +16,11 @@ export interface RedisHandle {
   /** ioredis' own connection state: `ready` when commands are served. */
   status(): string;
   ping(): Promise<void>;
+  /**
+   * Resolves once the first connection attempt is over, whether it succeeded or not, so a node that starts
+   * next to a healthy Redis reports ready at once and one whose Redis is down says so instead of hanging.
+   */
+  firstConnection(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,9 +78,23 @@ export function createRedis(settings: RedisSettings, logger: Logger): RedisHandl
     lastError = undefined;
   });
 
+  const firstConnection = new Promise<void>((resolve) => {
+    const done = () => {
+      client.off('ready', done);
+      client.off('error', done);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(done, settings.connectTimeoutMs);
+    timer.unref();
+    client.once('ready', done);
+    client.once('error', done);
+  });
+
   return {
     client,
     mode,
+    firstConnection: () => firstConnection,
     status: () => client.status,
     async ping() {
       await client.ping();

@@ -6,6 +6,7 @@ import {
   Kysely as KyselyClass,
   type LogEvent,
   PostgresDialect,
+  SqliteAdapter,
   SqliteDialect,
   type Transaction,
 } from 'kysely';
@@ -56,6 +57,22 @@ export function dialectOf(url: string): Dialect {
   if (url.startsWith('sqlite:')) return 'sqlite';
   if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
   throw new GatehouseError('database_unsupported', 'database.url must be a sqlite: or postgres: URL');
+}
+
+/**
+ * SQLite runs DDL inside transactions, but Kysely's adapter says it does not, so its migrator would leave a
+ * failed migration half-applied. Saying so lets each migration commit or roll back as a whole, as on PostgreSQL.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class GatehouseSqliteDialect extends SqliteDialect {
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
 }
 
 const INT8_OID = 20;
@@ -117,7 +134,7 @@ export function createDatabase(
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs)}`);
     sqlite.pragma('synchronous = NORMAL');
-    const db = new KyselyClass<Tables>({ dialect: new SqliteDialect({ database: sqlite }), log });
+    const db = new KyselyClass<Tables>({ dialect: new GatehouseSqliteDialect({ database: sqlite }), log });
     return {
       dialect,
       db,

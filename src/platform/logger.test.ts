@@ -1,0 +1,119 @@
+import { Type } from '@sinclair/typebox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../../test/helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../../test/helpers/dialects.js';
+import { createLogger, maskEmail, redactUrl } from './logger.js';
+
+const PASSWORD = 'correct-horse-battery-staple-91';
+
+describe('logging', () => {
+  let database: TestDatabase;
+  let harness: TestApp;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    harness = await buildTestApp(database.url, { overrides: { log: { level: 'trace' } } });
+    const { app } = harness;
+    app.post(
+      '/test/login',
+      { schema: { body: Type.Object({ email: Type.String(), password: Type.String({ minLength: 100 }) }) } },
+      async () => ({ ok: true }),
+    );
+    app.post('/test/explode', async (request) => {
+      request.log.info({ body: request.body }, 'handler saw the body');
+      throw new Error('boom');
+    });
+    await app.ready();
+  });
+
+  afterAll(async () => {
+    await harness.app.close();
+    await database.drop();
+  });
+
+  it('never writes a password sent in a request to the log', async () => {
+    const headers = { authorization: `Bearer ${PASSWORD}`, cookie: `session=${PASSWORD}` };
+    const payload = { email: 'alice@example.com', password: PASSWORD };
+    const rejected = await harness.app.inject({ method: 'POST', url: '/test/login', headers, payload });
+    expect(rejected.statusCode).toBe(400);
+    const failed = await harness.app.inject({
+      method: 'POST',
+      url: `/test/explode?token=${PASSWORD}`,
+      headers,
+      payload,
+    });
+    expect(failed.statusCode).toBe(500);
+
+    // The lines exist (so the assertion below is about redaction, not about missing output)...
+    expect(harness.logs.entries.some((entry) => entry.msg === 'handler saw the body')).toBe(true);
+    expect(harness.logs.text).toContain('[redacted]');
+    // ...and the secret is in none of them, nor the full e-mail address.
+    expect(harness.logs.text).not.toContain(PASSWORD);
+    expect(harness.logs.text).not.toContain('alice@example.com');
+    expect(harness.logs.text).toContain('a***@example.com');
+  });
+
+  it('puts the request id on every line of a request and echoes it', async () => {
+    const response = await harness.app.inject({
+      method: 'GET',
+      url: '/health/ready',
+      headers: { 'x-request-id': 'trace-abc.123' },
+    });
+    expect(response.headers['x-request-id']).toBe('trace-abc.123');
+    const unknown = await harness.app.inject({
+      method: 'GET',
+      url: '/nope',
+      headers: { 'x-request-id': 'req-404' },
+    });
+    expect(unknown.headers['x-request-id']).toBe('req-404');
+    const lines = harness.logs.entries.filter((entry) => entry.requestId === 'req-404');
+    expect(lines.map((line) => line.msg)).toEqual([
+      'incoming request',
+      'request rejected',
+      'request completed',
+    ]);
+  });
+
+  it('replaces a malformed incoming request id', async () => {
+    const forged = 'x\n{"level":60,"msg":"forged"}';
+    const response = await harness.app.inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': forged },
+    });
+    expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const long = await harness.app.inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'a'.repeat(129) },
+    });
+    expect(long.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('log helpers', () => {
+  it('masks e-mail addresses', () => {
+    expect(maskEmail('bob.smith@example.org')).toBe('b***@example.org');
+    expect(maskEmail('not-an-email')).toBe('[redacted]');
+    expect(maskEmail(42)).toBe('[redacted]');
+  });
+
+  it('masks secret query parameters and keeps the rest', () => {
+    expect(redactUrl('/cb?code=abc&state=xyz')).toBe('/cb?code=%5Bredacted%5D&state=xyz');
+    expect(redactUrl('/plain')).toBe('/plain');
+  });
+
+  it('redacts nested secrets in any log call', () => {
+    const lines: string[] = [];
+    const logger = createLogger(
+      { level: 'info', pretty: false },
+      { write: (line: string) => lines.push(line) },
+    );
+    logger.info(
+      { user: { email: 'carol@example.net', credentials: { password: 'p4ss', apiKey: 'k3y' } } },
+      'nested',
+    );
+    expect(lines[0]).not.toMatch(/p4ss|k3y|carol@/);
+    expect(JSON.parse(lines[0]!).user.email).toBe('c***@example.net');
+  });
+});

@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp, type GatehouseApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import type { Clock } from '../../src/platform/clock.js';
+import { LogCapture } from './logs.js';
+
+export interface TestApp {
+  readonly app: GatehouseApp;
+  readonly config: Config;
+  readonly logs: LogCapture;
+}
+
+type Overrides = Record<string, unknown>;
+
+function merge(base: Overrides, extra: Overrides): Overrides {
+  const result: Overrides = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const existing = result[key];
+    result[key] =
+      typeof existing === 'object' && existing && typeof value === 'object' && value && !Array.isArray(value)
+        ? merge(existing as Overrides, value as Overrides)
+        : value;
+  }
+  return result;
+}
+
+export function testConfig(databaseUrl: string, overrides: Overrides = {}): Config {
+  return loadConfig({
+    env: {},
+    overrides: merge(
+      {
+        env: 'test',
+        dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-data-')),
+        database: { url: databaseUrl },
+        secrets: { key: randomBytes(32).toString('hex') },
+        log: { level: 'info' },
+        // Fake-clock tests and coverage slow the loop; overload protection is tested on its own.
+        http: { maxEventLoopDelayMs: 0 },
+      },
+      overrides,
+    ),
+  });
+}
+
+/** Builds a full Gatehouse app on the given database, capturing its logs. Call `app.close()` after. */
+export async function buildTestApp(
+  databaseUrl: string,
+  options: { overrides?: Overrides; clock?: Clock } = {},
+): Promise<TestApp> {
+  const config = testConfig(databaseUrl, options.overrides);
+  const logs = new LogCapture();
+  const app = await buildApp(config, {
+    logDestination: logs,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  return { app, config, logs };
+}
