@@ -142,8 +142,9 @@ describe('errors as application/problem+json', () => {
     const logged = harness.logs.entries.find(
       (entry) => entry.requestId === 'crash-1' && entry.msg === 'request failed',
     );
+    expect(logged).toBeDefined();
     expect(JSON.stringify(logged)).toContain('SELECT secret FROM users');
-    expect((logged?.err as { stack?: string }).stack).toContain('problem.test.ts');
+    expect((logged!.err as { stack?: string }).stack).toContain('problem.test.ts');
   });
 
   it('uses the code title instead of the message for codes that are not exposable', async () => {
