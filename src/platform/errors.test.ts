@@ -12,12 +12,16 @@ describe('error codes', () => {
   });
 
   it('cannot be registered twice with different meanings', () => {
-    expect(() => defineErrorCodes({ not_found: { status: 410, title: 'Gone', expose: true } })).toThrow(/already registered/);
+    expect(() => defineErrorCodes({ not_found: { status: 410, title: 'Gone', expose: true } })).toThrow(
+      /already registered/,
+    );
   });
 
   it('must be registered before use, and snake_case', () => {
     expect(() => new GatehouseError('no_such_code')).toThrow(/unregistered/);
-    expect(() => defineErrorCodes({ NotSnake: { status: 400, title: 'x', expose: true } })).toThrow(/snake_case/);
+    expect(() => defineErrorCodes({ NotSnake: { status: 400, title: 'x', expose: true } })).toThrow(
+      /snake_case/,
+    );
   });
 
   it('hide messages of non-exposable codes', () => {

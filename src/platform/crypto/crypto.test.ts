@@ -10,7 +10,10 @@ const quiet = { warn: () => {} };
 
 function warnings() {
   const messages: string[] = [];
-  return { messages, log: { warn: (_fields: Record<string, unknown>, message: string) => messages.push(message) } };
+  return {
+    messages,
+    log: { warn: (_fields: Record<string, unknown>, message: string) => messages.push(message) },
+  };
 }
 
 describe('secret key', () => {
@@ -38,7 +41,9 @@ describe('secret key', () => {
 
   it('never generates one in production', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-key-'));
-    expect(() => loadSecretKey({ env: 'production', dataDir, secrets: {} }, quiet)).toThrow(/required in production/);
+    expect(() => loadSecretKey({ env: 'production', dataDir, secrets: {} }, quiet)).toThrow(
+      /required in production/,
+    );
   });
 
   it('reads a key file, warning when others can read it, and rejects a bad one', () => {
@@ -47,21 +52,29 @@ describe('secret key', () => {
     const key = randomBytes(32);
     writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o644 });
     const loose = warnings();
-    expect(loadSecretKey({ env: 'production', dataDir: directory, secrets: { keyFile: file } }, loose.log).key).toEqual(key);
+    expect(
+      loadSecretKey({ env: 'production', dataDir: directory, secrets: { keyFile: file } }, loose.log).key,
+    ).toEqual(key);
     expect(loose.messages[0]).toMatch(/chmod 600/);
 
     writeFileSync(file, 'too short');
-    expect(() => loadSecretKey({ env: 'production', dataDir: directory, secrets: { keyFile: file } }, quiet)).toThrow(
-      /does not hold a 32-byte key/,
-    );
     expect(() =>
-      loadSecretKey({ env: 'production', dataDir: directory, secrets: { keyFile: join(directory, 'missing') } }, quiet),
+      loadSecretKey({ env: 'production', dataDir: directory, secrets: { keyFile: file } }, quiet),
+    ).toThrow(/does not hold a 32-byte key/);
+    expect(() =>
+      loadSecretKey(
+        { env: 'production', dataDir: directory, secrets: { keyFile: join(directory, 'missing') } },
+        quiet,
+      ),
     ).toThrow(/cannot read/);
   });
 
   it('prefers the configured key', () => {
     const key = randomBytes(32);
-    const loaded = loadSecretKey({ env: 'production', dataDir: '/nonexistent', secrets: { key: key.toString('hex') } }, quiet);
+    const loaded = loadSecretKey(
+      { env: 'production', dataDir: '/nonexistent', secrets: { key: key.toString('hex') } },
+      quiet,
+    );
     expect(loaded).toEqual({ key, source: 'config' });
   });
 });
@@ -90,7 +103,10 @@ describe('tokens', () => {
 
   it('hashes with a key (RFC 4231 test case 2, HMAC-SHA-256)', () => {
     // key "Jefe", data "what do ya want for nothing?"
-    const expected = Buffer.from('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843', 'hex').toString('base64url');
+    const expected = Buffer.from(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+      'hex',
+    ).toString('base64url');
     expect(keyedHash(Buffer.from('Jefe'), 'what do ya want for nothing?')).toBe(expected);
   });
 });

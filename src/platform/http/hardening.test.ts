@@ -148,3 +148,35 @@ describe('overload protection', () => {
     expect(rejected.json().code).toBe('overloaded');
   });
 });
+
+describe('proxies', () => {
+  const ipLoggedFor = (harness: TestApp, requestId: string) =>
+    (harness.logs.entries.find((entry) => entry.requestId === requestId)?.req as { ip?: string } | undefined)
+      ?.ip;
+
+  it('ignores X-Forwarded-For unless trustProxy says to believe it', async () => {
+    const untrusted = await appWith();
+    await untrusted.app.inject({
+      method: 'GET',
+      url: '/x',
+      headers: { 'x-forwarded-for': '203.0.113.9', 'x-request-id': 'p-1' },
+    });
+    expect(ipLoggedFor(untrusted, 'p-1')).toBe('127.0.0.1');
+
+    const trusted = await appWith({ server: { trustProxy: '127.0.0.1' } });
+    await trusted.app.inject({
+      method: 'GET',
+      url: '/x',
+      headers: { 'x-forwarded-for': '203.0.113.9', 'x-request-id': 'p-2' },
+    });
+    expect(ipLoggedFor(trusted, 'p-2')).toBe('203.0.113.9');
+  });
+
+  it('does not request-log probes', async () => {
+    const harness = await appWith();
+    await harness.app.inject({ method: 'GET', url: '/health/ready', headers: { 'x-request-id': 'probe-1' } });
+    await harness.app.inject({ method: 'GET', url: '/x', headers: { 'x-request-id': 'other-1' } });
+    expect(harness.logs.entries.some((entry) => entry.requestId === 'probe-1')).toBe(false);
+    expect(harness.logs.entries.some((entry) => entry.requestId === 'other-1')).toBe(true);
+  });
+});

@@ -8,7 +8,9 @@ describe('API documentation', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
-    harness = await buildTestApp(database.url, { overrides: { server: { publicUrl: 'https://id.example.com' } } });
+    harness = await buildTestApp(database.url, {
+      overrides: { server: { publicUrl: 'https://id.example.com' } },
+    });
     await harness.app.ready();
   });
 
@@ -23,7 +25,9 @@ describe('API documentation', () => {
     const document = response.json();
     expect(document.openapi).toBe('3.1.0');
     expect(document.servers).toEqual([{ url: 'https://id.example.com' }]);
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/health/live', '/health/ready', '/health', '/metrics']));
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/health/live', '/health/ready', '/health', '/metrics']),
+    );
     expect(document.paths['/docs/openapi.json']).toBeUndefined();
     const ready = document.paths['/health/ready'].get;
     expect(Object.keys(ready.responses)).toEqual(['200', '503']);
@@ -31,7 +35,9 @@ describe('API documentation', () => {
     expect(document.paths['/health'].get.parameters).toEqual(
       expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'authorization' })]),
     );
-    expect(document.paths['/metrics'].get.responses['4XX'] ?? document.paths['/metrics'].get.responses['4xx']).toBeDefined();
+    expect(
+      document.paths['/metrics'].get.responses['4XX'] ?? document.paths['/metrics'].get.responses['4xx'],
+    ).toBeDefined();
   });
 
   it('serves a browsable UI that cannot be framed', async () => {
