@@ -17,7 +17,9 @@ describe('docs/configuration.md', () => {
 
   it('documents every setting with its environment variable', () => {
     for (const path of settingPaths(ConfigSchema)) {
-      const row = document.split('\n').find((line) => line.startsWith(`| \`${path}\` |`));
+      const row = document
+        .split('\n')
+        .find((line) => new RegExp(`^\\|\\s*\`${path.replaceAll('.', '\\.')}\`\\s*\\|`).test(line));
       expect(row, `docs/configuration.md has no row for ${path}`).toBeDefined();
       const variable = Object.entries(ENV_VARIABLES).find(([, setting]) => setting === path)?.[0];
       if (variable) expect(row).toContain(`\`${variable}\``);
