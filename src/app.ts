@@ -94,7 +94,17 @@ function registerPlatformHealth(platform: Platform): void {
 }
 
 function registerPlatformMetrics(platform: Platform): void {
-  const { database, metrics } = platform;
+  const { database, metrics, redis } = platform;
+  if (redis) {
+    new Gauge({
+      name: 'gatehouse_redis_up',
+      help: 'Whether the Redis connection is ready (1) or not (0).',
+      registers: [metrics.registry],
+      collect() {
+        this.set(redis.status() === 'ready' ? 1 : 0);
+      },
+    });
+  }
   new Gauge({
     name: 'gatehouse_db_pool_connections',
     help: 'Database pool connections by state (PostgreSQL).',

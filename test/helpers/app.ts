@@ -59,3 +59,26 @@ export async function buildTestApp(
   });
   return { app, config, logs };
 }
+
+/**
+ * Runs `body` against a Gatehouse app on a fresh database of the given dialect, then closes the app and
+ * drops the database, whatever happened.
+ */
+export async function withTestApp<T>(
+  dialect: import('../../src/platform/db/connection.js').Dialect,
+  options: { overrides?: Overrides; clock?: Clock },
+  body: (harness: TestApp) => Promise<T>,
+): Promise<T> {
+  const { createTestDatabase } = await import('./dialects.js');
+  const database = await createTestDatabase(dialect);
+  try {
+    const harness = await buildTestApp(database.url, options);
+    try {
+      return await body(harness);
+    } finally {
+      await harness.app.close();
+    }
+  } finally {
+    await database.drop();
+  }
+}

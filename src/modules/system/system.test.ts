@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../../../test/helpers/app.js';
+import { buildTestApp, type TestApp, withTestApp } from '../../../test/helpers/app.js';
 import { createTestDatabase, describeEachDialect, TEST_REDIS_URL } from '../../../test/helpers/dialects.js';
 
 const HEALTH_TOKEN = 'health-token-for-tests-0001';
@@ -102,6 +102,7 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
     expect(text).not.toContain('12345');
     expect(text).toContain('gatehouse_process_resident_memory_bytes');
     expect(text).toContain('gatehouse_db_query_duration_seconds_bucket');
+    expect(text).toMatch(/^gatehouse_redis_up 1$/m);
     if (dialect === 'postgres')
       expect(text).toMatch(/gatehouse_db_pool_connections\{pool="primary",state="total"\} \d+/);
   });
@@ -109,99 +110,90 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
 
 describe('health failures', () => {
   it('is not ready, naming the component, when Redis is unreachable', async () => {
-    const database = await createTestDatabase('sqlite');
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    const harness = await buildTestApp(database.url, {
-      overrides: { redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 } },
-    });
-    try {
-      const response = await harness.app.inject({ method: 'GET', url: '/health/ready' });
+    const overrides = { redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 } };
+    await withTestApp('sqlite', { overrides }, async ({ app }) => {
+      const response = await app.inject({ method: 'GET', url: '/health/ready' });
       expect(response.statusCode).toBe(503);
       expect(response.json()).toEqual({ status: 'down', shuttingDown: false, failed: ['redis'] });
-    } finally {
-      await harness.app.close();
-      await database.drop();
-    }
+      expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^gatehouse_redis_up 0$/m);
+    });
   });
 
   it('is not ready when the database is gone, and says so to operators', async () => {
-    const database = await createTestDatabase('postgres');
-    const harness = await buildTestApp(database.url, { overrides: { health: { token: HEALTH_TOKEN } } });
-    try {
-      await harness.app.gatehouse.database.close();
-      const ready = await harness.app.inject({ method: 'GET', url: '/health/ready' });
+    await withTestApp('postgres', { overrides: { health: { token: HEALTH_TOKEN } } }, async ({ app }) => {
+      const { database } = app.gatehouse;
+      const close = database.close;
+      await close();
+      // Closed already: the app's own close must not close it twice.
+      database.close = async () => {};
+      const ready = await app.inject({ method: 'GET', url: '/health/ready' });
       expect(ready.statusCode).toBe(503);
       expect(ready.json().failed).toEqual(['database', 'migrations']);
-      const detailed = await harness.app.inject({
+      const detailed = await app.inject({
         method: 'GET',
         url: '/health',
         headers: { authorization: `Bearer ${HEALTH_TOKEN}` },
       });
       expect(detailed.statusCode).toBe(503);
       expect(detailed.json().components.database.error).toEqual(expect.any(String));
-    } finally {
-      harness.app.gatehouse.database.close = async () => {};
-      await harness.app.close();
-      await database.drop();
-    }
+    });
   });
 
   it('is not ready while migrations are pending and migrateOnStart is off', async () => {
-    const database = await createTestDatabase('sqlite');
-    const harness = await buildTestApp(database.url, { overrides: { database: { migrateOnStart: false } } });
-    try {
-      const response = await harness.app.inject({ method: 'GET', url: '/health/ready' });
-      expect(response.statusCode).toBe(503);
-      expect(response.json().failed).toEqual(['migrations']);
-      expect(harness.logs.text).toContain('migrations are pending');
-    } finally {
-      await harness.app.close();
-      await database.drop();
-    }
+    await withTestApp(
+      'sqlite',
+      { overrides: { database: { migrateOnStart: false } } },
+      async ({ app, logs }) => {
+        const response = await app.inject({ method: 'GET', url: '/health/ready' });
+        expect(response.statusCode).toBe(503);
+        expect(response.json().failed).toEqual(['migrations']);
+        expect(logs.text).toContain('migrations are pending');
+      },
+    );
   });
 
   it('refuses to start on a database migrated by a newer Gatehouse', async () => {
     const database = await createTestDatabase('sqlite');
-    const first = await buildTestApp(database.url);
-    await first.app.gatehouse.database.db
-      .insertInto('gatehouse_migrations' as never)
-      .values({ name: '9999_future', timestamp: new Date().toISOString() } as never)
-      .execute();
-    await first.app.close();
-    await expect(buildTestApp(database.url)).rejects.toMatchObject({ code: 'database_newer_than_code' });
-    await database.drop();
+    try {
+      const first = await buildTestApp(database.url);
+      await first.app.gatehouse.database.db
+        .insertInto('gatehouse_migrations' as never)
+        .values({ name: '9999_future', timestamp: new Date().toISOString() } as never)
+        .execute();
+      await first.app.close();
+      await expect(buildTestApp(database.url)).rejects.toMatchObject({ code: 'database_newer_than_code' });
+    } finally {
+      await database.drop();
+    }
   });
 });
 
 describe('metrics token', () => {
   it('requires the bearer token when one is configured', async () => {
-    const database = await createTestDatabase('sqlite');
-    const harness = await buildTestApp(database.url, { overrides: { metrics: { token: METRICS_TOKEN } } });
-    try {
-      const anonymous = await harness.app.inject({ method: 'GET', url: '/metrics' });
+    await withTestApp('sqlite', { overrides: { metrics: { token: METRICS_TOKEN } } }, async ({ app }) => {
+      const anonymous = await app.inject({ method: 'GET', url: '/metrics' });
       expect(anonymous.statusCode).toBe(401);
       expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="metrics"');
       expect(anonymous.json().code).toBe('metrics_token_required');
-      const authorized = await harness.app.inject({
+      const wrong = await app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: 'Bearer nope' },
+      });
+      expect(wrong.statusCode).toBe(401);
+      const authorized = await app.inject({
         method: 'GET',
         url: '/metrics',
         headers: { authorization: `Bearer ${METRICS_TOKEN}` },
       });
       expect(authorized.statusCode).toBe(200);
-    } finally {
-      await harness.app.close();
-      await database.drop();
-    }
+    });
   });
 
   it('can be turned off', async () => {
-    const database = await createTestDatabase('sqlite');
-    const harness = await buildTestApp(database.url, { overrides: { metrics: { enabled: false } } });
-    try {
-      expect((await harness.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
-    } finally {
-      await harness.app.close();
-      await database.drop();
-    }
+    await withTestApp('sqlite', { overrides: { metrics: { enabled: false } } }, async ({ app }) => {
+      expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
+    });
   });
 });
