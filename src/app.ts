@@ -66,7 +66,7 @@ function registerPlatformHealth(platform: Platform): void {
     critical: true,
     async check() {
       await database.ping();
-      return { details: { dialect: database.dialect, pool: database.poolStats() } };
+      return { details: { dialect: database.dialect, driver: database.driver, pool: database.poolStats() } };
     },
   });
   health.register({

@@ -1,6 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import {
   type Kysely,
   Kysely as KyselyClass,
@@ -14,6 +11,7 @@ import pg from 'pg';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { openSqlite, type SqliteDriver } from './sqlite-driver.js';
 import type { Tables } from './tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -34,6 +32,8 @@ export interface PoolStats {
 
 export interface DatabaseHandle {
   readonly dialect: Dialect;
+  /** The client library in use, for health details and bug reports. */
+  readonly driver: SqliteDriver | 'pg';
   /** The primary: every write and every read that must see its own writes. */
   readonly db: Kysely<Tables>;
   /** A read replica when configured, else the primary. Only for reads that tolerate replication lag. */
@@ -126,22 +126,19 @@ export function createDatabase(
   const log = queryLogger(dialect, settings, deps.logger, deps.metrics);
 
   if (dialect === 'sqlite') {
-    const path = sqlitePath(settings.url);
-    // The data directory holds hashed and encrypted secrets: readable by the service user only.
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const sqlite = new SqliteDatabase(path);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs)}`);
-    sqlite.pragma('synchronous = NORMAL');
-    const db = new KyselyClass<Tables>({ dialect: new GatehouseSqliteDialect({ database: sqlite }), log });
+    const sqlite = openSqlite(sqlitePath(settings.url), settings.busyTimeoutMs);
+    const db = new KyselyClass<Tables>({
+      dialect: new GatehouseSqliteDialect({ database: sqlite.database }),
+      log,
+    });
     return {
       dialect,
+      driver: sqlite.driver,
       db,
       reader: db,
       transaction: (work) => db.transaction().execute(work),
       async ping() {
-        sqlite.prepare('select 1').get();
+        sqlite.ping();
       },
       poolStats: () => undefined,
       close: () => db.destroy(),
@@ -161,6 +158,7 @@ export function createDatabase(
   });
   return {
     dialect,
+    driver: 'pg',
     db,
     reader,
     transaction: (work) => db.transaction().execute(work),

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../../migrations/index.js';
@@ -7,6 +10,7 @@ import { createLogger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { createDatabase, type DatabaseHandle, dialectOf, sqlitePath } from './connection.js';
 import { MIGRATION_TABLE, migrateToLatest, migrationStatus } from './migrate.js';
+import { openSqlite, preferredSqliteDriver } from './sqlite-driver.js';
 
 describe('database URLs', () => {
   it('maps URLs to dialects and SQLite paths', () => {
@@ -174,5 +178,38 @@ describe('read replica', () => {
       await handle.close();
       await primary.drop();
     }
+  });
+});
+
+describe('SQLite drivers', () => {
+  it('uses node:sqlite from Node 24 on, better-sqlite3 before', () => {
+    expect(preferredSqliteDriver('20.20.2')).toBe('better-sqlite3');
+    expect(preferredSqliteDriver('22.23.3')).toBe('better-sqlite3');
+    expect(preferredSqliteDriver('24.21.0')).toBe('node:sqlite');
+  });
+
+  const available = (['better-sqlite3', 'node:sqlite'] as const).filter(
+    (driver) => driver === 'better-sqlite3' || Number(process.versions.node.split('.')[0]) >= 22,
+  );
+
+  it.each(available)('runs reads, writes and transactions through %s', async (driver) => {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-driver-'));
+    const sqlite = openSqlite(join(directory, 'x.db'), 1000, driver);
+    expect(sqlite.driver).toBe(driver);
+    const select = sqlite.database.prepare('select 1 as one');
+    expect(select.reader).toBe(true);
+    expect(select.all([])).toEqual([{ one: 1 }]);
+    const create = sqlite.database.prepare('create table t (id integer primary key, name text)');
+    expect(create.reader).toBe(false);
+    create.run([]);
+    expect(sqlite.database.prepare('insert into t (name) values (?)').run(['a'])).toMatchObject({
+      changes: 1,
+    });
+    expect([...sqlite.database.prepare('select name from t').iterate([])]).toEqual([{ name: 'a' }]);
+    expect(sqlite.database.prepare('pragma journal_mode').all([])).toEqual([{ journal_mode: 'wal' }]);
+    expect(sqlite.database.prepare('pragma foreign_keys').all([])).toEqual([{ foreign_keys: 1 }]);
+    sqlite.ping();
+    sqlite.database.close();
+    rmSync(directory, { recursive: true, force: true });
   });
 });
