@@ -7,7 +7,13 @@ import { shutdown } from './platform/shutdown.js';
  */
 export async function serve(config: Config): Promise<GatehouseApp> {
   const app = await buildApp(config);
-  await app.listen({ host: config.server.host, port: config.server.port });
+  try {
+    await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    // Close the pools, or they keep a process that failed to start alive.
+    await app.close();
+    throw error;
+  }
   app.log.info(
     {
       publicUrl: config.server.publicUrl,

@@ -151,6 +151,29 @@ describeEachDialect('database layer', (testDatabase, dialect) => {
   });
 });
 
+describe('PostgreSQL schemas', () => {
+  it('keeps migrations of one schema apart from another schema in the same database', async () => {
+    const { createTestDatabase } = await import('../../../test/helpers/dialects.js');
+    const silent = createLogger({ level: 'silent', pretty: false });
+    const deps = { logger: silent, metrics: createMetrics({ collectProcessMetrics: false }) };
+    const settings = { poolSize: 2, slowQueryMs: 1000, busyTimeoutMs: 1000 };
+    const first = await createTestDatabase('postgres');
+    const second = await createTestDatabase('postgres');
+    const a = createDatabase({ ...settings, url: first.url }, deps);
+    const b = createDatabase({ ...settings, url: second.url }, deps);
+    try {
+      await migrateToLatest(a.db, silent);
+      expect((await migrationStatus(b.db)).pending).toEqual(Object.keys(migrations));
+      expect(await migrateToLatest(b.db, silent)).toEqual(Object.keys(migrations));
+    } finally {
+      await a.close();
+      await b.close();
+      await first.drop();
+      await second.drop();
+    }
+  });
+});
+
 describe('read replica', () => {
   it('sends reads through a separate pool when database.readUrl is set', async () => {
     const { createTestDatabase } = await import('../../../test/helpers/dialects.js');

@@ -1,4 +1,4 @@
-import { type Kysely, type MigrationResultSet, Migrator, sql } from 'kysely';
+import { type Kysely, type MigrationResultSet, Migrator, PostgresAdapter, sql } from 'kysely';
 import { migrations as allMigrations } from '../../../migrations/index.js';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -16,21 +16,36 @@ export interface MigrationStatus {
 
 type Migrations = Readonly<Record<string, import('kysely').Migration>>;
 
-function migrator(db: Kysely<Tables>, migrations: Migrations): Migrator {
+/**
+ * On PostgreSQL, the schema Gatehouse's tables live in (the first on the search_path). Without naming it,
+ * a migration table in any other schema of the same database would be taken for ours.
+ */
+async function currentSchema(db: Kysely<Tables>): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const result = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return result.rows[0]?.schema;
+}
+
+async function migrator(db: Kysely<Tables>, migrations: Migrations): Promise<Migrator> {
+  const schema = await currentSchema(db);
   return new Migrator({
     db,
     provider: { getMigrations: async () => ({ ...migrations }) },
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
 }
 
 async function appliedNames(db: Kysely<Tables>): Promise<string[]> {
+  const schema = await currentSchema(db);
   const tables = await db.introspection.getTables();
-  if (!tables.some((table) => table.name === MIGRATION_TABLE)) return [];
-  const result = await sql<{
-    name: string;
-  }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
+  const exists = tables.some(
+    (table) => table.name === MIGRATION_TABLE && (!schema || table.schema === schema),
+  );
+  if (!exists) return [];
+  const table = sql.table(schema ? `${schema}.${MIGRATION_TABLE}` : MIGRATION_TABLE);
+  const result = await sql<{ name: string }>`select name from ${table} order by name`.execute(db);
   return result.rows.map((row) => row.name);
 }
 
@@ -66,7 +81,7 @@ export async function migrateToLatest(
   migrations: Migrations = allMigrations,
 ): Promise<readonly string[]> {
   assertNotNewerThanCode(await migrationStatus(db, migrations));
-  const { error, results }: MigrationResultSet = await migrator(db, migrations).migrateToLatest();
+  const { error, results }: MigrationResultSet = await (await migrator(db, migrations)).migrateToLatest();
   const applied = (results ?? [])
     .filter((result) => result.status === 'Success')
     .map((result) => result.migrationName);
