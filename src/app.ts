@@ -12,6 +12,10 @@ import Fastify, {
 import type { DestinationStream } from 'pino';
 import { Gauge } from 'prom-client';
 import type { Config } from './config/schema.js';
+import { adminUserRoutes } from './modules/accounts/admin-routes.js';
+import { registerAccountPages } from './modules/accounts/pages.js';
+import { accountRoutes } from './modules/accounts/routes.js';
+import { registerSessionAuth } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
 import { type Clock, systemClock } from './platform/clock.js';
@@ -26,6 +30,7 @@ import { createLogger, type Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createRedis, type RedisHandle } from './platform/redis.js';
 import { VERSION } from './platform/version.js';
+import { createServices } from './services.js';
 
 /** The shared infrastructure, created once per app and handed to every module's factory. */
 export interface Platform {
@@ -42,6 +47,8 @@ export interface Platform {
 declare module 'fastify' {
   interface FastifyInstance {
     gatehouse: Platform;
+    /** Registers cleanup that must run before the database and Redis close. */
+    onShutdown(closer: () => Promise<void>): void;
   }
 }
 
@@ -178,9 +185,18 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('gatehouse', platform);
+  // Closers run last-registered first, so services stop before the connections they use.
+  const closers: (() => Promise<void>)[] = [
+    async () => {
+      await platform.redis?.close();
+      await platform.database.close();
+    },
+  ];
+  app.decorate('onShutdown', (closer: () => Promise<void>) => {
+    closers.push(closer);
+  });
   app.addHook('onClose', async () => {
-    await platform.redis?.close();
-    await platform.database.close();
+    for (const closer of closers.reverse()) await closer();
   });
 
   try {
@@ -215,7 +231,15 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
         openapi: '3.1.0',
         info: { title: 'Gatehouse API', version: VERSION, description: 'Identity and security platform.' },
         servers: [{ url: config.server.publicUrl }],
-        tags: [{ name: 'system', description: 'Health, readiness and metrics' }],
+        tags: [
+          { name: 'auth', description: 'Sign-up, sign-in and e-mail links' },
+          {
+            name: 'me',
+            description: 'The signed-in user: profile, password, e-mail, sessions, export, deletion',
+          },
+          { name: 'admin', description: 'User administration (administrators only)' },
+          { name: 'system', description: 'Health, readiness and metrics' },
+        ],
       },
     });
     const https = config.server.publicUrl.startsWith('https://');
@@ -231,6 +255,18 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     });
     app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   }
+
+  const services = await createServices(platform);
+  app.onShutdown(() => services.close());
+  const cookie = await registerSessionAuth(app, {
+    sessions: services.sessions,
+    events: services.events,
+    publicUrl: config.server.publicUrl,
+    trustedOrigins: config.http.corsOrigins.filter((origin) => origin !== '*'),
+  });
+  await app.register(accountRoutes, { accounts: services.accounts, sessions: services.sessions, cookie });
+  await app.register(adminUserRoutes, { accounts: services.accounts, sessions: services.sessions });
+  registerAccountPages(app, services.accounts, config.accounts.productName);
 
   const system = createSystemService({
     database: platform.database,

@@ -9,6 +9,8 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly fetch?: typeof fetch;
+  /** All of standard input, for secrets that must not appear in argv or shell history. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 /** Commands report their outcome through this rather than exiting, so the caller decides what to do with it. */

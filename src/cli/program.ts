@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../platform/version.js';
+import { registerAdminCommands } from './admin.js';
 import { registerConfigCommands } from './config.js';
 import { registerHealthCommand } from './health.js';
 import { type CliContext, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportError } from './io.js';
@@ -30,6 +31,7 @@ export function createProgram(io: CliIo, setExitCode: (code: number) => void = (
   registerMigrateCommand(program, context);
   registerConfigCommands(program, context);
   registerHealthCommand(program, context);
+  registerAdminCommands(program, context);
   return program;
 }
 

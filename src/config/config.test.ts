@@ -148,6 +148,8 @@ describe('loadConfig', () => {
       NODE_ENV: 'production',
       GATEHOUSE_SECRET_KEY: KEY,
       PUBLIC_URL: 'https://id.example.com',
+      GATEHOUSE__MAIL__TRANSPORT: 'smtp',
+      GATEHOUSE__MAIL__SMTP__HOST: 'mail.example.com',
     };
 
     it('accepts a safe configuration', () => {
@@ -169,6 +171,12 @@ describe('loadConfig', () => {
       expect(
         loadConfig({ env: { ...production, PUBLIC_URL: 'http://localhost:3000' } }).server.publicUrl,
       ).toBe('http://localhost:3000');
+    });
+
+    it('refuses the development mail outbox', () => {
+      expect(
+        problemsOf(() => loadConfig({ env: { ...production, GATEHOUSE__MAIL__TRANSPORT: 'outbox' } })),
+      ).toEqual(['mail.transport: outbox is for development; configure SMTP in production']);
     });
 
     it('refuses the example secrets from the documentation', () => {

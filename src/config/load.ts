@@ -5,6 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { decodeSecretKey } from '../platform/crypto/secret-key.js';
 import { GatehouseError } from '../platform/errors.js';
+import { checkMailSafety } from '../platform/mailer/settings.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 /** Environment variables with a conventional name. Any setting can also be set as GATEHOUSE__SECTION__KEY. */
@@ -191,6 +192,7 @@ function checkSafety(config: Config, problems: string[]): void {
   if (config.secrets.key && config.secrets.keyFile) {
     problems.push('secrets.keyFile: give either secrets.key or secrets.keyFile, not both');
   }
+  problems.push(...checkMailSafety(config.mail, config.env));
   if (!production) return;
   if (!config.secrets.key && !config.secrets.keyFile) {
     problems.push(

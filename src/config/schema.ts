@@ -1,7 +1,11 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { AccountSettingsSchema } from '../modules/accounts/settings.js';
+import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
+import { SessionSettingsSchema } from '../modules/sessions/settings.js';
+import { MailSettingsSchema } from '../platform/mailer/settings.js';
 
 /**
- * Every setting Gatehouse reads, in one schema. Defaults are the safe ones.
+ * Every setting Gatehouse reads, in one schema; each feature defines its own section beside its code. Defaults are the safe ones.
  * `errorMessage` is shown instead of the validator's generic text when a value is rejected.
  * `secret: true` marks values that `gatehouse config check` masks.
  */
@@ -172,6 +176,10 @@ export const ConfigSchema = Type.Object(
       { enabled: Type.Boolean({ default: true }) },
       { default: {}, additionalProperties: false },
     ),
+    accounts: AccountSettingsSchema,
+    sessions: SessionSettingsSchema,
+    passwords: PasswordSettingsSchema,
+    mail: MailSettingsSchema,
   },
   { additionalProperties: false },
 );

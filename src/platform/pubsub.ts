@@ -37,13 +37,16 @@ export function createInProcessPubSub(): PubSub {
   };
 }
 
-export function createRedisPubSub(redis: RedisHandle, logger: Logger): PubSub {
+export function createRedisPubSub(redis: RedisHandle, logger: Logger, subscribeWaitMs = 5_000): PubSub {
   // A connection in subscriber mode can do nothing else, so subscriptions get their own.
   // It queues SUBSCRIBE until connected, and re-subscribes by itself after a reconnect.
   const subscriber =
     redis.client instanceof Cluster
-      ? redis.client.duplicate(undefined, { enableOfflineQueue: true })
-      : redis.client.duplicate({ enableOfflineQueue: true });
+      ? redis.client.duplicate(undefined, {
+          enableOfflineQueue: true,
+          redisOptions: { maxRetriesPerRequest: null },
+        })
+      : redis.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
   subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'redis subscriber connection error'));
   const handlers = new Map<string, Set<MessageHandler>>();
   subscriber.on('message', (channel: string, message: string) => {
@@ -68,14 +71,23 @@ export function createRedisPubSub(redis: RedisHandle, logger: Logger): PubSub {
       if (!set) {
         set = new Set();
         handlers.set(full, set);
-        await subscriber.subscribe(full);
+        // While Redis is down the SUBSCRIBE waits in the queue and completes on reconnect; start-up does not
+        // wait for it longer than a connection attempt (the caches' TTL bounds what is missed meanwhile).
+        const subscribed = subscriber.subscribe(full).catch((error: unknown) => {
+          logger.warn({ err: error, channel }, 'redis subscription failed');
+        });
+        await Promise.race([
+          subscribed,
+          new Promise((resolve) => setTimeout(resolve, subscribeWaitMs).unref()),
+        ]);
       }
       set.add(handler);
       return async () => {
         set.delete(handler);
         if (set.size === 0) {
           handlers.delete(full);
-          await subscriber.unsubscribe(full);
+          // Disconnected, the command would wait in the queue forever; the handler is gone either way.
+          if (subscriber.status === 'ready') await subscriber.unsubscribe(full);
         }
       };
     },

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { createPlatform } from '../app.js';
+import { createServices } from '../services.js';
+import {
+  type CliContext,
+  EXIT_FAILURE,
+  loadConfigOrReport,
+  printErrorLine,
+  printLine,
+  reportError,
+} from './io.js';
+
+const PREFIX = 'gatehouse admin create';
+
+/** `gatehouse admin create`: the first administrator, before anyone can sign in to make one. */
+export function registerAdminCommands(program: Command, context: CliContext): void {
+  const admin = program.command('admin').description('administer accounts from the command line');
+  admin
+    .command('create')
+    .description('create an administrator (the password must pass the password policy)')
+    .requiredOption('--email <email>', 'e-mail address of the new administrator')
+    .option(
+      '--password <password>',
+      'the password (visible in process lists and shell history: prefer --password-stdin)',
+    )
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--name <name>', 'display name')
+    .action(async (options: { email: string; password?: string; passwordStdin?: boolean; name?: string }) => {
+      const { io } = context;
+      if (Boolean(options.password) === Boolean(options.passwordStdin)) {
+        printErrorLine(io, `${PREFIX}: give exactly one of --password and --password-stdin`);
+        context.setExitCode(EXIT_FAILURE);
+        return;
+      }
+      let password = options.password ?? '';
+      if (options.passwordStdin) {
+        if (!io.readStdin) throw new Error('standard input is not available');
+        // One trailing newline is what `echo` and most secret stores add; it is not part of the password.
+        password = (await io.readStdin()).replace(/\r?\n$/, '');
+      }
+      const config = loadConfigOrReport(context, PREFIX);
+      if (!config) return;
+      let platform: Awaited<ReturnType<typeof createPlatform>> | undefined;
+      let services: Awaited<ReturnType<typeof createServices>> | undefined;
+      try {
+        platform = await createPlatform(
+          {
+            ...config,
+            log: { ...config.log, level: config.log.level === 'info' ? 'warn' : config.log.level },
+          },
+          { logDestination: { write: (line: string) => io.stderr(line) } },
+        );
+        services = await createServices(platform);
+        const user = await services.accounts.adminCreate(
+          {
+            email: options.email,
+            password,
+            ...(options.name ? { name: options.name } : {}),
+            isAdmin: true,
+            verified: true,
+          },
+          {},
+        );
+        printLine(io, `created administrator ${user.email} (${user.id})`);
+      } catch (error) {
+        reportError(io, PREFIX, error);
+        context.setExitCode(EXIT_FAILURE);
+      } finally {
+        await services?.close();
+        await platform?.redis?.close();
+        await platform?.database.close();
+      }
+    });
+}

@@ -1,0 +1,77 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+const Seconds = (defaultValue: number, description: string) =>
+  Type.Integer({
+    minimum: 1,
+    default: defaultValue,
+    description,
+    errorMessage: 'must be a whole number of seconds',
+  });
+const Count = (defaultValue: number, description: string, minimum = 1) =>
+  Type.Integer({
+    minimum,
+    default: defaultValue,
+    description,
+    errorMessage: `must be a whole number ≥ ${minimum}`,
+  });
+
+/**
+ * Brute-force defaults, next to Keycloak's (whose detection is off until enabled; then 30 failures,
+ * waits growing by 1 minute up to 15 minutes, failures forgotten after 12 hours, no permanent lock).
+ */
+export const LockoutSettingsSchema = Type.Object(
+  {
+    threshold: Count(5, 'Failed passwords in a row that lock the account (Keycloak: 30).'),
+    durationSeconds: Seconds(900, 'First lock length (Keycloak: 60 s, growing).'),
+    growthFactor: Type.Number({
+      minimum: 1,
+      maximum: 10,
+      default: 2,
+      description: 'Each further lock lasts this much longer.',
+    }),
+    maxDurationSeconds: Seconds(86_400, 'Longest temporary lock (Keycloak: 900 s).'),
+    permanentAfter: Count(
+      0,
+      'Locks after which the account stays locked until an admin unlocks it; 0 = never (Keycloak: off).',
+      0,
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const ThrottleSettingsSchema = Type.Object(
+  {
+    perIpFailures: Count(30, 'Failed sign-ins from one IP address within the window before it is throttled.'),
+    perIpAccountFailures: Count(
+      10,
+      'Failed sign-ins for one e-mail from one IP within the window before that pair is throttled.',
+    ),
+    windowSeconds: Seconds(900, 'Throttle window and block length.'),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const AccountSettingsSchema = Type.Object(
+  {
+    signup: Type.Union([Type.Literal('open'), Type.Literal('invite'), Type.Literal('closed')], {
+      default: 'open',
+      errorMessage: 'must be open, invite or closed',
+    }),
+    productName: Type.String({
+      minLength: 1,
+      default: 'Gatehouse',
+      description: 'Shown in e-mails and pages.',
+    }),
+    lockout: LockoutSettingsSchema,
+    throttle: ThrottleSettingsSchema,
+    verifyEmailTtlSeconds: Seconds(86_400, 'How long an e-mail verification link works.'),
+    resetPasswordTtlSeconds: Seconds(3_600, 'How long a password reset link works.'),
+    changeEmailTtlSeconds: Seconds(86_400, 'How long an e-mail change confirmation link works.'),
+    invitationTtlSeconds: Seconds(604_800, 'How long an invitation link works.'),
+    notifyNewSignIn: Type.Boolean({ default: true, description: 'E-mail the user after each sign-in.' }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export type AccountSettings = Static<typeof AccountSettingsSchema>;
+export type LockoutSettings = Static<typeof LockoutSettingsSchema>;

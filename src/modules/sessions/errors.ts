@@ -1,0 +1,13 @@
+import { defineErrorCodes } from '../../platform/errors.js';
+
+export const SessionErrors = defineErrorCodes({
+  session_required: { status: 401, title: 'Sign in first', expose: true },
+  admin_required: { status: 403, title: 'Administrator rights are required', expose: true },
+  csrf_failed: { status: 403, title: 'Missing or invalid CSRF token', expose: true },
+  session_limit_reached: {
+    status: 409,
+    title: 'Too many active sessions; sign out elsewhere first',
+    expose: true,
+  },
+  session_not_found: { status: 404, title: 'No such session', expose: true },
+});

@@ -1,0 +1,34 @@
+import type { Logger } from './logger.js';
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+
+export interface SecurityEvent {
+  /** A name from a module's `events.ts`, e.g. `auth.login.failed`. */
+  readonly name: string;
+  readonly severity: Severity;
+  readonly outcome: 'success' | 'failure';
+  readonly actorUserId?: string | undefined;
+  readonly targetUserId?: string | undefined;
+  readonly ip?: string | undefined;
+  readonly userAgent?: string | undefined;
+  readonly requestId?: string | undefined;
+  /** Safe, non-secret facts only; the logger's redaction is the second line of defence. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Where modules report security-relevant actions with one call. Today every event becomes one structured
+ * log line (`securityEvent` field); the audit log plugs in here to make them durable and tamper-evident.
+ */
+export interface EventRecorder {
+  record(event: SecurityEvent): void;
+}
+
+export function createLogEventRecorder(logger: Logger): EventRecorder {
+  return {
+    record(event) {
+      const level = event.severity === 'low' ? 'info' : 'warn';
+      logger[level]({ securityEvent: event.name, ...event, name: undefined }, event.name);
+    },
+  };
+}
