@@ -543,6 +543,101 @@ describeEachDialect('identity', (testDatabase) => {
     await login('unlock@example.com');
   });
 
+  it('opens e-mailed links as pages whose form, not the visit, spends the token', async () => {
+    await signup('pages@example.com');
+    await inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset/request',
+      payload: { email: 'pages@example.com' },
+    });
+    const mail = await smtp.waitFor(
+      (message) =>
+        message.to.includes('pages@example.com') &&
+        message.links.some((url) => url.includes('/auth/reset-password')),
+    );
+    const link = new URL(mail.links.find((url) => url.includes('/auth/reset-password'))!);
+
+    const visit = await inject({ method: 'GET', url: `${link.pathname}${link.search}` });
+    expect(visit.statusCode).toBe(200);
+    expect(visit.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(visit.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(visit.body).toContain('<form method="post" action="/auth/reset-password">');
+    expect(visit.body).not.toContain('<script');
+    const token = /name="token" value="([^"]+)"/.exec(visit.body)?.[1];
+    expect(token).toBe(tokenFrom(link.toString()));
+    // Visiting twice (a mail scanner, then the person) does not use the link up.
+    expect((await inject({ method: 'GET', url: `${link.pathname}${link.search}` })).statusCode).toBe(200);
+
+    const form = (password: string) =>
+      inject({
+        method: 'POST',
+        url: '/auth/reset-password',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ token: token!, password }).toString(),
+      });
+    const rejected = await form('password');
+    expect(rejected.statusCode).toBe(400);
+    expect(rejected.body).toContain('commonly used');
+    const done = await form('page-set-password-4417');
+    expect(done.statusCode).toBe(200);
+    expect(done.body).toContain('Password changed');
+    expect((await form('page-set-password-4418')).statusCode).toBe(400);
+    await login('pages@example.com', 'page-set-password-4417');
+  });
+
+  it('admits an invitee in invite-only mode, and nobody without an invitation', async () => {
+    const invited = await buildTestApp(testDatabase().url, {
+      clock,
+      overrides: identityConfig({
+        accounts: { signup: 'invite', throttle: { perIpFailures: 1000, perIpAccountFailures: 1000 } },
+      }),
+    });
+    try {
+      const refused = await invited.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email: 'gatecrasher@example.com', password: PASSWORD },
+      });
+      expect(refused.json().code).toBe('invitation_required');
+      await makeAdmin('inviter@example.com');
+      const adminLogin = await invited.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'inviter@example.com', password: PASSWORD },
+      });
+      const admin = { cookie: cookieFrom(adminLogin), csrf: adminLogin.json().csrfToken as string };
+      const sent = await invited.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/invitations',
+        payload: { email: 'guest@example.com' },
+        headers: { cookie: admin.cookie, [CSRF]: admin.csrf },
+      });
+      expect(sent.statusCode, sent.body).toBe(201);
+      const mail = await smtp.waitFor((message) => message.to.includes('guest@example.com'));
+      const token = tokenFrom(mail.links.find((url) => url.includes('/auth/accept-invitation'))!);
+      const wrongPerson = await invited.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email: 'someone-else@example.com', password: PASSWORD, invitation: token },
+      });
+      expect(wrongPerson.json().code).toBe('invitation_required');
+      const joined = await invited.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email: 'guest@example.com', password: PASSWORD, invitation: token },
+      });
+      expect(joined.statusCode, joined.body).toBe(201);
+      const again = await invited.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email: 'guest@example.com', password: PASSWORD, invitation: token },
+      });
+      expect(again.json().code).toBe('invitation_required');
+    } finally {
+      await invited.app.close();
+    }
+  });
+
   it('never writes a password to the log', async () => {
     expect(harness.logs.text).toContain('auth.login.succeeded');
     for (const secret of [
@@ -590,6 +685,71 @@ describe('identity limits', () => {
     apps.push(harness);
     return harness;
   };
+
+  it('spends the same work, and so about the same time, on every kind of failed sign-in', async () => {
+    // Parameters heavy enough that a skipped hash would stand out far beyond scheduling noise.
+    const { app } = await node({
+      passwords: { argon2: { memoryKiB: 8192, iterations: 2, parallelism: 1 } },
+      accounts: {
+        throttle: { perIpFailures: 1000, perIpAccountFailures: 1000 },
+        lockout: { threshold: 1000 },
+      },
+    });
+    for (const email of [
+      'parity-wrong@example.com',
+      'parity-disabled@example.com',
+      'parity-locked@example.com',
+    ]) {
+      await app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email, password: PASSWORD },
+      });
+    }
+    const db = app.gatehouse.database.db;
+    await db
+      .updateTable('users')
+      .set({ status: 'disabled' })
+      .where('email', '=', 'parity-disabled@example.com')
+      .execute();
+    await db
+      .updateTable('users')
+      .set({ locked_until: Date.now() + 3_600_000 })
+      .where('email', '=', 'parity-locked@example.com')
+      .execute();
+
+    const verifications = async () => {
+      const text = await app.gatehouse.metrics.registry.getSingleMetricAsString(
+        'gatehouse_password_hash_seconds',
+      );
+      return Number(/gatehouse_password_hash_seconds_count\{operation="verify"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const cases = {
+      unknown: { email: 'parity-nobody@example.com', password: PASSWORD },
+      wrong: { email: 'parity-wrong@example.com', password: 'wrong-wrong-wrong-1' },
+      disabled: { email: 'parity-disabled@example.com', password: PASSWORD },
+      locked: { email: 'parity-locked@example.com', password: PASSWORD },
+    };
+    const medians: Record<string, number> = {};
+    for (const [name, payload] of Object.entries(cases)) {
+      const before = await verifications();
+      const times: number[] = [];
+      for (let round = 0; round < 7; round++) {
+        const started = performance.now();
+        const response = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload });
+        times.push(performance.now() - started);
+        expect(response.statusCode).toBe(401);
+      }
+      // Exactly one password verification per attempt, whatever the reason for failing.
+      expect(await verifications()).toBe(before + 7);
+      medians[name] = times.sort((a, b) => a - b)[3]!;
+    }
+    for (const name of ['unknown', 'disabled', 'locked']) {
+      const ratio = medians[name]! / medians.wrong!;
+      expect(ratio, `${name}: ${JSON.stringify(medians)}`).toBeGreaterThan(0.5);
+      expect(ratio, `${name}: ${JSON.stringify(medians)}`).toBeLessThan(2);
+    }
+  });
 
   it('evicts the oldest session past the per-user limit', async () => {
     const { app } = await node({ sessions: { maxPerUser: 2 } });

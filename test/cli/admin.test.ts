@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { type CliIo, runCli } from '../../src/cli/program.js';
+import { buildTestApp } from '../helpers/app.js';
+import { describeEachDialect } from '../helpers/dialects.js';
+
+const PASSWORD = 'first-admin-passphrase-91';
+
+async function run(argv: string[], env: Record<string, string>, stdin?: string) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    env,
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    ...(stdin !== undefined ? { readStdin: async () => stdin } : {}),
+  };
+  return { exitCode: await runCli(argv, io), stdout, stderr };
+}
+
+describeEachDialect('gatehouse admin create', (testDatabase) => {
+  const key = randomBytes(32).toString('hex');
+  let env: Record<string, string>;
+
+  beforeAll(() => {
+    env = {
+      NODE_ENV: 'test',
+      GATEHOUSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'gatehouse-admin-')),
+      GATEHOUSE_SECRET_KEY: key,
+      DATABASE_URL: testDatabase().url,
+    };
+  });
+
+  it('creates an administrator from a password on standard input, who can then sign in', async () => {
+    const created = await run(
+      ['admin', 'create', '--email', 'Root@Example.com', '--password-stdin', '--name', 'Root'],
+      env,
+      `${PASSWORD}\n`,
+    );
+    expect(created.stderr).not.toContain(PASSWORD);
+    expect(created.exitCode).toBe(0);
+    expect(created.stdout).toMatch(/^created administrator root@example\.com \([0-9a-f-]{36}\)\n$/);
+
+    const { app } = await buildTestApp(env.DATABASE_URL!, { overrides: { secrets: { key } } });
+    try {
+      const login = await app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'root@example.com', password: PASSWORD },
+      });
+      expect(login.statusCode).toBe(200);
+      expect(login.json().user).toMatchObject({ isAdmin: true, emailVerified: true, name: 'Root' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses a duplicate, a weak password, and ambiguous password options', async () => {
+    const duplicate = await run(
+      ['admin', 'create', '--email', 'root@example.com', '--password', PASSWORD],
+      env,
+    );
+    expect(duplicate.exitCode).toBe(1);
+    expect(duplicate.stderr).toContain('already exists');
+    const weak = await run(['admin', 'create', '--email', 'weak@example.com', '--password', 'password'], env);
+    expect(weak.exitCode).toBe(1);
+    expect(weak.stderr).toContain('commonly used');
+    const both = await run(
+      ['admin', 'create', '--email', 'x@example.com', '--password', PASSWORD, '--password-stdin'],
+      env,
+      PASSWORD,
+    );
+    expect(both.exitCode).toBe(1);
+    expect(both.stderr).toContain('exactly one of --password and --password-stdin');
+    const missing = await run(['admin', 'create', '--password', PASSWORD], env);
+    expect(missing.exitCode).toBe(2);
+  });
+});
