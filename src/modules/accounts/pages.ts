@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isGatehouseError } from '../../platform/errors.js';
 import { escapeHtml } from '../../platform/html.js';
+import { pageCsp } from '../../platform/http/hardening.js';
 import { requestContext } from './routes.js';
 import type { AccountService } from './service.js';
 
@@ -16,7 +17,7 @@ interface PageContent {
 }
 
 function page(reply: FastifyReply, productName: string, content: PageContent, status = 200): FastifyReply {
-  const nonce = reply.cspNonce.style;
+  const nonce = pageCsp(reply);
   const html = `<!doctype html>
 <html lang="en">
 <head>

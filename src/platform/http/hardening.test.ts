@@ -2,6 +2,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/dialects.js';
+import { pageCsp } from './hardening.js';
 
 let database: TestDatabase;
 const apps: TestApp[] = [];
@@ -12,7 +13,7 @@ async function appWith(overrides: Record<string, unknown> = {}): Promise<TestApp
     items: Array.from({ length: 200 }, (_, index) => ({ index, name: 'item' })),
   }));
   harness.app.get('/test/page', async (_request, reply) =>
-    reply.type('text/html').send(`<script nonce="${reply.cspNonce.script}"></script>`),
+    reply.type('text/html').send(`<script nonce="${pageCsp(reply)}"></script>`),
   );
   await harness.app.ready();
   apps.push(harness);
@@ -45,6 +46,10 @@ describe('security headers', () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("object-src 'none'");
     expect(csp).not.toContain('unsafe-inline');
+    const api = await app.inject({ method: 'GET', url: '/health/live' });
+    expect(api.headers['content-security-policy']).toBe(
+      "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'",
+    );
     expect(first.headers).toMatchObject({
       'referrer-policy': 'no-referrer',
       'x-frame-options': 'DENY',

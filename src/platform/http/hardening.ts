@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { constants as zlib } from 'node:zlib';
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import helmet from 'helmet';
 import type { Config } from '../../config/schema.js';
 import { GatehouseError } from '../errors.js';
 
@@ -29,35 +30,52 @@ export const PERMISSIONS_POLICY = [
   'publickey-credentials-get=(self)',
 ].join(', ');
 
+/**
+ * JSON and other non-HTML responses load nothing, so their policy allows nothing. HTML pages replace it
+ * with a policy carrying a per-response nonce (see `pageCsp`).
+ */
+export const API_CSP_DIRECTIVES = {
+  defaultSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'none'"],
+  frameAncestors: ["'none'"],
+};
+
+/** Sets the CSP of an HTML page: our own origin only, inline code only with this response's nonce. */
+export function pageCsp(reply: FastifyReply): string {
+  const nonce = randomBytes(16).toString('base64');
+  reply.header(
+    'content-security-policy',
+    [
+      "default-src 'self'",
+      "base-uri 'none'",
+      "object-src 'none'",
+      "frame-ancestors 'none'",
+      "form-action 'self'",
+      "img-src 'self' data:",
+      `script-src 'self' 'nonce-${nonce}'`,
+      `style-src 'self' 'nonce-${nonce}'`,
+    ].join('; '),
+  );
+  return nonce;
+}
+
 export async function registerHardening(app: FastifyInstance, config: Config): Promise<void> {
   const https = config.server.publicUrl.startsWith('https://');
 
-  await app.register(helmet, {
-    global: true,
-    enableCSPNonces: true,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        baseUri: ["'none'"],
-        objectSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        fontSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        // Nonces are added per response by @fastify/helmet for script-src and style-src.
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        ...(https ? { upgradeInsecureRequests: [] } : {}),
-      },
-    },
+  // helmet's middleware is built once and only copies precomputed headers per request. (@fastify/helmet
+  // rebuilds it, options parsing included, on every request: a third of /health/live's throughput here.)
+  const securityHeaders = helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: API_CSP_DIRECTIVES },
     hsts: https ? { maxAge: 63_072_000, includeSubDomains: true } : false,
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
     crossOriginEmbedderPolicy: false,
     frameguard: { action: 'deny' },
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined));
   });
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('permissions-policy', PERMISSIONS_POLICY);

@@ -1,0 +1,6 @@
+import type { Scenario } from '../harness.js';
+import { healthLive } from './health-live.js';
+import { passwordLogin, sessionOverhead } from './identity.js';
+
+/** Every scenario `npm run bench` knows, in the order it runs them. Add new ones here. */
+export const scenarios: readonly Scenario[] = [healthLive, sessionOverhead, passwordLogin];
