@@ -37,6 +37,8 @@ export interface PasswordHasher {
   verify(storedHash: string, password: string): Promise<{ valid: boolean; needsRehash: boolean }>;
   /** Costs what a real verification costs, for accounts that do not exist. */
   dummyVerify(password: string): Promise<void>;
+  /** Throws 503 at once when no hash could start or queue now, so a flood costs no database work. */
+  readonly limiter: { assertCapacity(): void };
 }
 
 export interface PasswordPolicy {
@@ -337,6 +339,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
      * password verification and ends in the same error, so neither the answer nor its timing tells them apart.
      */
     async login(input: { email: string; password: string }, context: RequestContext): Promise<LoginResult> {
+      deps.passwords.limiter.assertCapacity();
       const email = normalizeEmail(input.email);
       const ip = context.ip ?? 'unknown';
       const wait = await deps.throttle.blockedForSeconds(ip, email);

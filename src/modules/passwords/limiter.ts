@@ -28,14 +28,23 @@ export class BoundedConcurrency {
     return this.#rejected;
   }
 
+  /** Whether a job started now would be refused; lets callers fail before doing any other work. */
+  get full(): boolean {
+    return this.#running >= this.maxConcurrent && this.#waiting.length >= this.maxQueued;
+  }
+
+  /** Refuses at once when full, counting the refusal. */
+  assertCapacity(): void {
+    if (!this.full) return;
+    this.#rejected++;
+    throw new GatehouseError('overloaded', 'Too many sign-ins at once; try again shortly', {
+      headers: { 'retry-after': String(this.retryAfterSeconds) },
+    });
+  }
+
   async run<T>(job: () => Promise<T>): Promise<T> {
     if (this.#running >= this.maxConcurrent) {
-      if (this.#waiting.length >= this.maxQueued) {
-        this.#rejected++;
-        throw new GatehouseError('overloaded', 'Too many sign-ins at once; try again shortly', {
-          headers: { 'retry-after': String(this.retryAfterSeconds) },
-        });
-      }
+      this.assertCapacity();
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else {
       this.#running++;

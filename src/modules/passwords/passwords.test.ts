@@ -137,10 +137,14 @@ describe('bounded concurrency', () => {
       headers: { 'retry-after': '3' },
     });
     expect(hasher.limiter.rejected).toBe(1);
+    // Callers can fail before doing any other work (a sign-in skips its database lookups).
+    expect(hasher.limiter.full).toBe(true);
+    expect(() => hasher.limiter.assertCapacity()).toThrow(expect.objectContaining({ code: 'overloaded' }));
     release();
     await Promise.all(accepted);
     expect(peak).toBe(2);
     expect(hasher.limiter.running).toBe(0);
+    expect(hasher.limiter.full).toBe(false);
   });
 
   it('hands a freed slot to the next waiter', async () => {
