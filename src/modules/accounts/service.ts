@@ -194,6 +194,27 @@ export function createAccountService(deps: AccountServiceDependencies) {
     deps.mail.send({ ...message, to: user.email, tag: 'verify-email' });
   }
 
+  async function sendResetLink(userId: string, email: string): Promise<void> {
+    const token = await issueEmailToken('reset_password', {
+      userId,
+      email,
+      ttlSeconds: settings.resetPasswordTtlSeconds,
+    });
+    const message = deps.mail.compose.passwordReset({
+      url: link('/auth/reset-password', token),
+      expiresInMinutes: Math.round(settings.resetPasswordTtlSeconds / 60),
+    });
+    deps.mail.send({ ...message, to: email, tag: 'reset-password' });
+  }
+
+  function notifyPasswordChanged(email: string, now: number, context: RequestContext): void {
+    const message = deps.mail.compose.passwordChanged({
+      when: new Date(now).toUTCString(),
+      ...(context.ip ? { ip: context.ip } : {}),
+    });
+    deps.mail.send({ ...message, to: email, tag: 'password-changed' });
+  }
+
   async function requireUser(id: string): Promise<UserRow> {
     const user = await findUserById(database.db, id);
     if (!user) throw new GatehouseError(AccountErrors.user_not_found);
@@ -492,11 +513,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         ip: context.ip,
         requestId: context.requestId,
       });
-      const message = deps.mail.compose.passwordChanged({
-        when: new Date(now).toUTCString(),
-        ...(context.ip ? { ip: context.ip } : {}),
-      });
-      deps.mail.send({ ...message, to: user.email, tag: 'password-changed' });
+      notifyPasswordChanged(user.email, now, context);
       return session;
     },
 
@@ -536,16 +553,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         requestId: context.requestId,
       });
       if (!user || user.status === 'disabled') return;
-      const token = await issueEmailToken('reset_password', {
-        userId: user.id,
-        email,
-        ttlSeconds: settings.resetPasswordTtlSeconds,
-      });
-      const message = deps.mail.compose.passwordReset({
-        url: link('/auth/reset-password', token),
-        expiresInMinutes: Math.round(settings.resetPasswordTtlSeconds / 60),
-      });
-      deps.mail.send({ ...message, to: email, tag: 'reset-password' });
+      await sendResetLink(user.id, email);
     },
 
     /** Sets a new password from a reset link; every session of the account ends. */
@@ -582,11 +590,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         ip: context.ip,
         requestId: context.requestId,
       });
-      const message = deps.mail.compose.passwordChanged({
-        when: new Date(now).toUTCString(),
-        ...(context.ip ? { ip: context.ip } : {}),
-      });
-      deps.mail.send({ ...message, to: user.email, tag: 'password-changed' });
+      notifyPasswordChanged(user.email, now, context);
     },
 
     /** Sends a confirmation link to the new address; nothing changes until it is used. Needs the password. */
@@ -814,16 +818,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       const now = clock.now();
       await updateUser(database.db, userId, { password_reset_required: 1, updated_at: now });
       await deps.sessions.revokeAll(userId, { ...context, reason: 'password_reset_forced' });
-      const token = await issueEmailToken('reset_password', {
-        userId,
-        email: user.email,
-        ttlSeconds: settings.resetPasswordTtlSeconds,
-      });
-      const message = deps.mail.compose.passwordReset({
-        url: link('/auth/reset-password', token),
-        expiresInMinutes: Math.round(settings.resetPasswordTtlSeconds / 60),
-      });
-      deps.mail.send({ ...message, to: user.email, tag: 'reset-password' });
+      await sendResetLink(userId, user.email);
       deps.events.record({
         name: AccountEvents.forcedPasswordReset,
         severity: 'medium',
