@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_settings.js';
 import * as m0002 from './0002_identity.js';
+import * as m0003 from './0003_mfa.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -9,4 +10,5 @@ import * as m0002 from './0002_identity.js';
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_settings': m0001,
   '0002_identity': m0002,
+  '0003_mfa': m0003,
 };

@@ -15,7 +15,8 @@ import type { Config } from './config/schema.js';
 import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
-import { registerSessionAuth } from './modules/sessions/plugin.js';
+import { mfaRoutes } from './modules/mfa/routes.js';
+import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
 import { type Clock, systemClock } from './platform/clock.js';
@@ -237,6 +238,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
             name: 'me',
             description: 'The signed-in user: profile, password, e-mail, sessions, export, deletion',
           },
+          { name: 'mfa', description: 'The signed-in user’s second factors and remembered devices' },
           { name: 'admin', description: 'User administration (administrators only)' },
           { name: 'system', description: 'Health, readiness and metrics' },
         ],
@@ -264,7 +266,23 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     publicUrl: config.server.publicUrl,
     trustedOrigins: config.http.corsOrigins.filter((origin) => origin !== '*'),
   });
-  await app.register(accountRoutes, { accounts: services.accounts, sessions: services.sessions, cookie });
+  const pendingCookie = hostCookie(config.server.publicUrl, 'gh_mfa');
+  const deviceCookie = hostCookie(config.server.publicUrl, 'gh_device');
+  await app.register(accountRoutes, {
+    accounts: services.accounts,
+    sessions: services.sessions,
+    cookie,
+    pendingCookie,
+    deviceCookie,
+    rememberedDevices: (userId, current) => services.mfa.rememberedDevices(userId, current),
+  });
+  await app.register(mfaRoutes, {
+    mfa: services.mfa,
+    sessions: services.sessions,
+    cookie,
+    pendingCookie,
+    deviceCookie,
+  });
   await app.register(adminUserRoutes, { accounts: services.accounts, sessions: services.sessions });
   registerAccountPages(app, services.accounts, config.accounts.productName);
 

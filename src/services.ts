@@ -1,14 +1,17 @@
 import { join } from 'node:path';
 import type { Platform } from './app.js';
-import { createMailComposer } from './modules/accounts/email-templates.js';
+import { createMailComposer, messages } from './modules/accounts/email-templates.js';
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
+import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
 import { createSessionService } from './modules/sessions/service.js';
+import { createSealedBox, sealingKeysFrom } from './platform/crypto/sealed.js';
 import { createLogEventRecorder, type EventRecorder } from './platform/events.js';
 import { createMailer } from './platform/mailer/mailer.js';
 import { createInProcessPubSub, createRedisPubSub, type PubSub } from './platform/pubsub.js';
+import { createSmsSender, type SmsMessage } from './platform/sms/sms.js';
 
 /** The services every entry point (HTTP app, CLI) builds from the platform, wired in one place. */
 export async function createServices(platform: Platform) {
@@ -34,6 +37,21 @@ export async function createServices(platform: Platform) {
     pending.add(sending);
   };
 
+  const sms = createSmsSender(config.sms, {
+    logger,
+    outboxDir: config.sms.outboxDir ?? join(config.dataDir, 'outbox'),
+    registry: metrics.registry,
+  });
+  const sendSmsInBackground = (message: SmsMessage) => {
+    const sending = sms
+      .send(message)
+      .catch((error: unknown) => logger.error({ err: error, tag: message.tag }, 'SMS could not be sent'))
+      .finally(() => pending.delete(sending));
+    pending.add(sending);
+  };
+  const sealedBox = createSealedBox(sealingKeysFrom(config.secrets.encryptionKeys, platform.secretKey));
+  const composer = createMailComposer({ productName: config.accounts.productName });
+
   const passwords = createPasswordHasher(config.passwords, { registry: metrics.registry });
   const policy = createPasswordPolicy(config.passwords);
   const sessions = await createSessionService({
@@ -44,6 +62,28 @@ export async function createServices(platform: Platform) {
     pubsub,
     events,
     logger,
+  });
+  // Accounts ask MFA what a correct password leads to, and MFA calls back into accounts to finish a sign-in.
+  let signInHooks: SignInHooks | undefined;
+  const mfa = createMfaService({
+    database,
+    clock,
+    settings: config.mfa,
+    publicUrl: config.server.publicUrl,
+    productName: config.accounts.productName,
+    secretKey: platform.secretKey,
+    sealedBox,
+    sessions,
+    events,
+    logger,
+    registry: metrics.registry,
+    mail: { send: sendInBackground, compose: composer },
+    sms: { enabled: sms.enabled, send: sendSmsInBackground },
+    smsText: (code, minutes) => messages.mfaCode.sms(config.accounts.productName, code, minutes),
+    signIn: () => {
+      if (!signInHooks) throw new Error('sign-in hooks used before the account service exists');
+      return signInHooks;
+    },
   });
   const accounts = createAccountService({
     database,
@@ -57,11 +97,10 @@ export async function createServices(platform: Platform) {
     throttle: createLoginThrottle(config.accounts.throttle, redis),
     events,
     logger,
-    mail: {
-      send: sendInBackground,
-      compose: createMailComposer({ productName: config.accounts.productName }),
-    },
+    mail: { send: sendInBackground, compose: composer },
+    secondFactor: mfa,
   });
+  signInHooks = accounts.signInHooks();
 
   return {
     pubsub,
@@ -70,6 +109,9 @@ export async function createServices(platform: Platform) {
     passwords,
     sessions,
     accounts,
+    mfa,
+    sms,
+    sealedBox,
     async close() {
       await Promise.allSettled([...pending]);
       await sessions.close();

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { decodeSecretKey } from '../platform/crypto/secret-key.js';
 import { GatehouseError } from '../platform/errors.js';
 import { checkMailSafety } from '../platform/mailer/settings.js';
+import { checkSmsSafety } from '../platform/sms/settings.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 /** Environment variables with a conventional name. Any setting can also be set as GATEHOUSE__SECTION__KEY. */
@@ -193,6 +194,7 @@ function checkSafety(config: Config, problems: string[]): void {
     problems.push('secrets.keyFile: give either secrets.key or secrets.keyFile, not both');
   }
   problems.push(...checkMailSafety(config.mail, config.env));
+  problems.push(...checkSmsSafety(config.sms, config.env));
   if (!production) return;
   if (!config.secrets.key && !config.secrets.keyFile) {
     problems.push(
@@ -272,6 +274,10 @@ export function maskSecrets(config: Config): unknown {
     if (value === undefined) return value;
     if (schema && (schema.secret || schema.anyOf?.some((branch: TSchema) => branch.secret))) {
       return typeof value === 'string' ? maskSecretString(value) : '********';
+    }
+    if (Array.isArray(value)) {
+      const items = (schema as { items?: TSchema } | undefined)?.items;
+      return value.map((item) => mask(item, items));
     }
     if (isObject(value)) {
       const properties = (schema as { properties?: Record<string, TSchema> } | undefined)?.properties ?? {};

@@ -1,8 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AccountSettingsSchema } from '../modules/accounts/settings.js';
+import { MfaSettingsSchema } from '../modules/mfa/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
 import { SessionSettingsSchema } from '../modules/sessions/settings.js';
 import { MailSettingsSchema } from '../platform/mailer/settings.js';
+import { SmsSettingsSchema } from '../platform/sms/settings.js';
 
 /**
  * Every setting Gatehouse reads, in one schema; each feature defines its own section beside its code. Defaults are the safe ones.
@@ -120,6 +122,12 @@ export const ConfigSchema = Type.Object(
           }),
         ),
         keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        encryptionKeys: Type.Array(Type.String({ minLength: 3, secret: true }), {
+          default: [],
+          secret: true,
+          description:
+            'Keys for secrets stored encrypted (TOTP seeds), as id:key (32 bytes, 64 hex characters); the first encrypts, all decrypt. Empty: one key derived from the master key.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -180,6 +188,8 @@ export const ConfigSchema = Type.Object(
     sessions: SessionSettingsSchema,
     passwords: PasswordSettingsSchema,
     mail: MailSettingsSchema,
+    sms: SmsSettingsSchema,
+    mfa: MfaSettingsSchema,
   },
   { additionalProperties: false },
 );

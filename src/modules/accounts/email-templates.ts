@@ -49,6 +49,15 @@ export const messages = {
       `Your account was signed in to on ${when} from ${device}, IP address ${ip}${location ? ` (${location})` : ''}.`,
     warning: 'If this was not you, change your password and sign out your other sessions.',
   },
+  mfaCode: {
+    subject: (code: string) => `${code} is your sign-in code`,
+    heading: 'Your sign-in code',
+    body: 'Enter this code to finish signing in:',
+    expiry: (minutes: number) =>
+      `The code works once and expires in ${describeMinutes(minutes)}. If you did not try to sign in, change your password: someone knows it.`,
+    sms: (productName: string, code: string, minutes: number) =>
+      `${code} is your ${productName} code. It expires in ${describeMinutes(minutes)}. Do not share it.`,
+  },
   invitation: {
     subject: 'You are invited',
     heading: 'You are invited',
@@ -109,6 +118,13 @@ export function createMailComposer(branding: { productName: string }): MailCompo
         subject: messages.newSignIn.subject,
         heading: messages.newSignIn.heading,
         paragraphs: [messages.newSignIn.body(when, device, ip, location), messages.newSignIn.warning],
+      }),
+    mfaCode: ({ code, expiresInMinutes }) =>
+      render({
+        subject: messages.mfaCode.subject(code),
+        heading: messages.mfaCode.heading,
+        paragraphs: [messages.mfaCode.body, code],
+        footer: messages.mfaCode.expiry(expiresInMinutes),
       }),
     invitation: ({ url, expiresInMinutes }) =>
       render({

@@ -7,6 +7,7 @@ export const AccountEvents = {
   unlocked: 'auth.unlocked',
   throttled: 'auth.throttled',
   logout: 'auth.logout',
+  reauthenticated: 'auth.reauthenticated',
   passwordChanged: 'user.password.changed',
   passwordResetRequested: 'user.password.reset_requested',
   passwordReset: 'user.password.reset',

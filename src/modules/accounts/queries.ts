@@ -16,6 +16,7 @@ export interface UsersTable {
   locked_until: number | null;
   lock_count: number;
   password_reset_required: number;
+  mfa_required: number;
   created_at: number;
   updated_at: number;
   last_login_at: number | null;

@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { problemResponses } from '../../platform/http/problem.js';
-import { clearSessionCookie, type SessionCookie, setSessionCookie } from '../sessions/plugin.js';
+import type { RememberedDeviceView } from '../mfa/service.js';
+import {
+  clearSessionCookie,
+  type SessionCookie,
+  setHostCookie,
+  setSessionCookie,
+} from '../sessions/plugin.js';
 import type { RequestContext, SessionService } from '../sessions/service.js';
 import {
   Accepted,
@@ -14,6 +20,7 @@ import {
   LoginResponse,
   MeResponse,
   PasswordBody,
+  ReauthenticatedResponse,
   ResetConfirmBody,
   RevokedResponse,
   SessionParams,
@@ -23,12 +30,17 @@ import {
   UpdateMeBody,
   UserResponse,
 } from './schemas.js';
-import type { AccountService } from './service.js';
+import type { AccountService, LoginResult } from './service.js';
 
 export interface AccountRoutesOptions {
   readonly accounts: AccountService;
   readonly sessions: SessionService;
   readonly cookie: SessionCookie;
+  /** Holds a sign-in that waits for its second factor. */
+  readonly pendingCookie: SessionCookie;
+  /** "Remember this device": lets a browser skip the second factor. */
+  readonly deviceCookie: SessionCookie;
+  readonly rememberedDevices: (userId: string, cookie: string | undefined) => Promise<RememberedDeviceView[]>;
 }
 
 export function requestContext(request: FastifyRequest): RequestContext {
@@ -37,10 +49,22 @@ export function requestContext(request: FastifyRequest): RequestContext {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The body of every answer that starts a session (password, second factor, passkey). */
+export function signedInBody(result: LoginResult, sessions: SessionService) {
+  return {
+    status: result.status,
+    user: result.user,
+    csrfToken: sessions.csrfToken(result.sessionId),
+    expiresAt: iso(result.expiresAt),
+    amr: [...result.authentication.amr],
+    acr: result.authentication.acr,
+  };
+}
+
 /** Sign-up, sign-in and the signed-in user's own account (`/api/v1/auth/*`, `/api/v1/me/*`). */
 export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = async (
   app,
-  { accounts, sessions, cookie },
+  { accounts, sessions, cookie, pendingCookie, deviceCookie, rememberedDevices },
 ) => {
   const tags = ['auth'];
   const me = ['me'];
@@ -72,21 +96,28 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      const result = await accounts.login(request.body, requestContext(request));
+      const result = await accounts.login(request.body, {
+        ...requestContext(request),
+        rememberedDevice: request.cookies[deviceCookie.name],
+      });
+      if (result.status === 'mfa_required') {
+        setHostCookie(reply, pendingCookie, result.pendingToken, result.expiresAt);
+        return {
+          status: result.status,
+          methods: result.methods,
+          backupCodes: result.backupCodes,
+          expiresAt: iso(result.expiresAt),
+        };
+      }
       setSessionCookie(reply, cookie, result.token, result.expiresAt);
-      return {
-        status: result.status,
-        user: result.user,
-        csrfToken: sessions.csrfToken(result.sessionId),
-        expiresAt: iso(result.expiresAt),
-      };
+      return signedInBody(result, sessions);
     },
   );
 
   app.post(
     '/api/v1/auth/logout',
     {
-      config: { auth: 'session' },
+      config: { auth: 'session', allowRestricted: true },
       schema: { tags, summary: 'End this session', response: { 204: { type: 'null' }, ...problemResponses } },
     },
     async (request, reply) => {
@@ -157,10 +188,33 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
     }),
   );
 
+  app.post(
+    '/api/v1/auth/reauthenticate',
+    {
+      config: { auth: 'session', allowRestricted: true },
+      schema: {
+        tags,
+        summary: 'Confirm the password inside a session, for actions that need a recent sign-in',
+        body: PasswordBody,
+        response: { 200: ReauthenticatedResponse, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const session = request.session!;
+      const result = await accounts.reauthenticate(
+        session.userId,
+        session.id,
+        request.body.password,
+        requestContext(request),
+      );
+      return { amr: [...result.amr], acr: result.acr, authTime: iso(result.authTime) };
+    },
+  );
+
   app.get(
     '/api/v1/me',
     {
-      config: { auth: 'session' },
+      config: { auth: 'session', allowRestricted: true },
       schema: {
         tags: me,
         summary: 'The signed-in user, and the CSRF token for this session',
@@ -172,7 +226,13 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
       return {
         user: await accounts.get(session.userId),
         csrfToken: sessions.csrfToken(session.id),
-        session: { id: session.id, amr: [...session.amr], authTime: iso(session.authTime) },
+        session: {
+          id: session.id,
+          amr: [...session.amr],
+          acr: session.acr,
+          authTime: iso(session.authTime),
+          restriction: session.restriction,
+        },
       };
     },
   );
@@ -306,7 +366,10 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
     },
     async (request) => {
       const session = request.session!;
-      return { sessions: await sessions.list(session.userId, session.id) };
+      return {
+        sessions: await sessions.list(session.userId, session.id),
+        rememberedDevices: await rememberedDevices(session.userId, request.cookies[deviceCookie.name]),
+      };
     },
   );
 

@@ -21,6 +21,7 @@ export const UserSchema = Type.Object(
     metadata: Type.Record(Type.String(), Type.Unknown()),
     lockedUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     passwordResetRequired: Type.Boolean(),
+    mfaRequired: Type.Boolean({ description: 'An administrator requires a second factor for this account.' }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
     lastLoginAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -36,14 +37,56 @@ export const LoginBody = Type.Object(
   { email: Type.String({ maxLength: 254 }), password: Password },
   { additionalProperties: false },
 );
-export const LoginResponse = Type.Object({
-  status: Type.Literal('ok'),
-  user: UserSchema,
-  csrfToken: Type.String({
-    description: 'Send as X-CSRF-Token on state-changing requests made with the session cookie.',
-  }),
-  expiresAt: Type.String({ format: 'date-time' }),
+const AmrSchema = Type.Array(Type.String(), {
+  description: 'How the session was authenticated (RFC 8176): pwd, otp, hwk, swk, sms, email, mfa.',
 });
+const AcrSchema = Type.String({
+  description: 'Assurance level: "1" one factor, "2" two factors, "3" phishing-resistant (passkey).',
+});
+export const SignedInResponse = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('mfa_enrollment_required')], {
+      description: 'mfa_enrollment_required: the session can only enrol a second factor until one is active.',
+    }),
+    user: UserSchema,
+    csrfToken: Type.String({
+      description: 'Send as X-CSRF-Token on state-changing requests made with the session cookie.',
+    }),
+    expiresAt: Type.String({ format: 'date-time' }),
+    amr: AmrSchema,
+    acr: AcrSchema,
+  },
+  { title: 'SignedIn' },
+);
+export const MfaRequiredResponse = Type.Object(
+  {
+    status: Type.Literal('mfa_required'),
+    methods: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        type: Type.Union([
+          Type.Literal('totp'),
+          Type.Literal('webauthn'),
+          Type.Literal('email'),
+          Type.Literal('sms'),
+        ]),
+        name: Type.String(),
+        primary: Type.Boolean(),
+      }),
+    ),
+    backupCodes: Type.Boolean({ description: 'Whether an unused backup code can be used instead.' }),
+    expiresAt: Type.String({
+      format: 'date-time',
+      description: 'The pending sign-in (cookie) must be completed with /api/v1/auth/mfa/verify before this.',
+    }),
+  },
+  { title: 'MfaRequired' },
+);
+export const LoginResponse = Type.Union([SignedInResponse, MfaRequiredResponse]);
+export const ReauthenticatedResponse = Type.Object(
+  { amr: AmrSchema, acr: AcrSchema, authTime: Type.String({ format: 'date-time' }) },
+  { title: 'Reauthenticated' },
+);
 export const TokenBody = Type.Object({ token: Token }, { additionalProperties: false });
 export const EmailBody = Type.Object({ email: Email }, { additionalProperties: false });
 export const ResetConfirmBody = Type.Object(
@@ -57,8 +100,10 @@ export const MeResponse = Type.Object({
   csrfToken: Type.String(),
   session: Type.Object({
     id: Type.String(),
-    amr: Type.Array(Type.String()),
+    amr: AmrSchema,
+    acr: AcrSchema,
     authTime: Type.String({ format: 'date-time' }),
+    restriction: Type.Union([Type.Literal('mfa_enrollment'), Type.Null()]),
   }),
 });
 export const UpdateMeBody = Type.Object(
@@ -97,7 +142,27 @@ export const SessionSchema = Type.Object(
   },
   { title: 'Session' },
 );
-export const SessionsResponse = Type.Object({ sessions: Type.Array(SessionSchema) });
+export const RememberedDeviceSchema = Type.Object(
+  {
+    id: Type.String(),
+    device: Device,
+    ip: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    expiresAt: Type.String({ format: 'date-time' }),
+    current: Type.Boolean(),
+  },
+  { title: 'RememberedDevice' },
+);
+export const SessionsResponse = Type.Object({
+  sessions: Type.Array(SessionSchema),
+  rememberedDevices: Type.Optional(
+    Type.Array(RememberedDeviceSchema, {
+      description:
+        'Browsers that skip the second factor ("remember this device"); revoke with DELETE /api/v1/me/remembered-devices/{id}.',
+    }),
+  ),
+});
 export const RevokedResponse = Type.Object({ revoked: Type.Integer() });
 export const SessionParams = Type.Object({ sessionId: Type.String({ maxLength: 64 }) });
 export const ExportResponse = Type.Object({
@@ -146,6 +211,11 @@ export const AdminUpdateUserBody = Type.Object(
     metadata: Type.Optional(Metadata),
     isAdmin: Type.Optional(Type.Boolean()),
     emailVerified: Type.Optional(Type.Boolean()),
+    mfaRequired: Type.Optional(
+      Type.Boolean({
+        description: 'Require a second factor: the user is sent to enrolment at the next sign-in.',
+      }),
+    ),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -5,7 +5,13 @@ import { GatehouseError } from '../../platform/errors.js';
 import type { EventRecorder } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
-import type { RequestContext, SessionService } from '../sessions/service.js';
+import type { MfaUser, SignInGate, SignInHooks } from '../mfa/service.js';
+import type {
+  Authentication,
+  RequestContext,
+  SessionRestriction,
+  SessionService,
+} from '../sessions/service.js';
 import { AccountErrors } from './errors.js';
 import { AccountEvents } from './events.js';
 import {
@@ -74,6 +80,7 @@ export interface MailComposer {
     ip: string;
     location?: string;
   }): Omit<OutgoingMail, 'to' | 'tag'>;
+  mfaCode(input: { code: string; expiresInMinutes: number }): Omit<OutgoingMail, 'to' | 'tag'>;
   invitation(input: {
     url: string;
     invitedBy?: string;
@@ -95,6 +102,13 @@ export interface AccountServiceDependencies {
   readonly logger: Logger;
   /** Sends in the background: a slow or failing mail server never delays or fails the request. */
   readonly mail: { send(message: OutgoingMail): void; compose: MailComposer };
+  /** Decides whether a correct password needs a second factor (the MFA module). */
+  readonly secondFactor?: {
+    afterPassword(
+      user: MfaUser,
+      context: RequestContext & { rememberedDevice?: string | undefined },
+    ): Promise<SignInGate>;
+  };
 }
 
 export interface UserView {
@@ -107,6 +121,8 @@ export interface UserView {
   readonly metadata: Record<string, unknown>;
   readonly lockedUntil: string | null;
   readonly passwordResetRequired: boolean;
+  /** An administrator requires a second factor for this account. */
+  readonly mfaRequired: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly lastLoginAt: string | null;
@@ -125,6 +141,7 @@ export function toUserView(row: UserRow): UserView {
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     lockedUntil: iso(row.locked_until),
     passwordResetRequired: row.password_reset_required === 1,
+    mfaRequired: row.mfa_required === 1,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
     lastLoginAt: iso(row.last_login_at),
@@ -143,12 +160,15 @@ export function lockDurationMs(lockout: LockoutSettings, previousLocks: number):
 }
 
 export type LoginResult = {
-  status: 'ok';
+  status: 'ok' | 'mfa_enrollment_required';
   user: UserView;
   token: string;
   sessionId: string;
   expiresAt: number;
+  authentication: Authentication;
 };
+
+export type MfaPendingResult = Extract<SignInGate, { next: 'mfa' }> & { status: 'mfa_required' };
 
 export function createAccountService(deps: AccountServiceDependencies) {
   const { database, clock, settings } = deps;
@@ -244,6 +264,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       locked_until: null,
       lock_count: 0,
       password_reset_required: 0,
+      mfa_required: 0,
       created_at: now,
       updated_at: now,
       last_login_at: null,
@@ -312,6 +333,62 @@ export function createAccountService(deps: AccountServiceDependencies) {
     });
   }
 
+  function toMfaUser(user: UserRow): MfaUser {
+    return {
+      id: user.id,
+      email: user.email,
+      name: user.display_name,
+      emailVerified: user.email_verified_at !== null,
+      isAdmin: user.is_admin === 1,
+      mfaRequired: user.mfa_required === 1,
+      canSignIn: user.status === 'active' && (user.locked_until === null || user.locked_until <= clock.now()),
+    };
+  }
+
+  /** The end of every successful sign-in, whatever proved it: counters cleared, a session, an event, a notice. */
+  async function completeSignIn(
+    user: UserRow,
+    context: RequestContext,
+    authentication: Authentication & { restriction?: SessionRestriction | undefined },
+  ): Promise<LoginResult> {
+    const now = clock.now();
+    await deps.throttle.recordSuccess(context.ip ?? 'unknown', user.email);
+    await updateUser(database.db, user.id, {
+      failed_login_count: 0,
+      locked_until: null,
+      last_login_at: now,
+      updated_at: now,
+    });
+    const session = await deps.sessions.create(user.id, { ...context, ...authentication });
+    deps.events.record({
+      name: AccountEvents.loginSucceeded,
+      severity: 'low',
+      outcome: 'success',
+      actorUserId: user.id,
+      targetUserId: user.id,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      requestId: context.requestId,
+      details: { sessionId: session.sessionId, amr: authentication.amr, acr: authentication.acr },
+    });
+    if (settings.notifyNewSignIn) {
+      const device = context.userAgent ? context.userAgent.slice(0, 200) : 'an unknown device';
+      const message = deps.mail.compose.newSignIn({
+        when: new Date(now).toUTCString(),
+        device,
+        ip: context.ip ?? 'unknown',
+      });
+      deps.mail.send({ ...message, to: user.email, tag: 'new-sign-in' });
+    }
+    const fresh = { ...user, failed_login_count: 0, locked_until: null, last_login_at: now, updated_at: now };
+    return {
+      status: authentication.restriction === 'mfa_enrollment' ? 'mfa_enrollment_required' : 'ok',
+      user: toUserView(fresh),
+      authentication: { amr: authentication.amr, acr: authentication.acr },
+      ...session,
+    };
+  }
+
   return {
     async signup(
       input: { email: string; password: string; name?: string | undefined; invitation?: string | undefined },
@@ -359,7 +436,10 @@ export function createAccountService(deps: AccountServiceDependencies) {
      * Password sign-in. Every failure (unknown e-mail, wrong password, disabled or locked account) costs one
      * password verification and ends in the same error, so neither the answer nor its timing tells them apart.
      */
-    async login(input: { email: string; password: string }, context: RequestContext): Promise<LoginResult> {
+    async login(
+      input: { email: string; password: string },
+      context: RequestContext & { rememberedDevice?: string | undefined },
+    ): Promise<LoginResult | MfaPendingResult> {
       deps.passwords.limiter.assertCapacity();
       const email = normalizeEmail(input.email);
       const ip = context.ip ?? 'unknown';
@@ -394,20 +474,14 @@ export function createAccountService(deps: AccountServiceDependencies) {
         throw await failLogin(user, email, context, 'wrong_password');
       }
 
-      await deps.throttle.recordSuccess(ip, email);
       if (user.password_reset_required === 1) {
         // The password was right, but an administrator asked for a new one: only the reset link helps now.
+        await deps.throttle.recordSuccess(ip, email);
         throw new GatehouseError(
           AccountErrors.password_reset_required,
           'Set a new password with the link sent by e-mail',
         );
       }
-      await updateUser(database.db, user.id, {
-        failed_login_count: 0,
-        locked_until: null,
-        last_login_at: now,
-        updated_at: now,
-      });
       if (needsRehash) {
         // The stored hash uses old parameters or an imported algorithm: replace it while we have the password.
         await upsertPasswordHash(database.db, user.id, await deps.passwords.hash(input.password), now);
@@ -419,31 +493,70 @@ export function createAccountService(deps: AccountServiceDependencies) {
           requestId: context.requestId,
         });
       }
-      const session = await deps.sessions.create(user.id, { ...context, amr: ['pwd'] });
+      const gate: SignInGate = deps.secondFactor
+        ? await deps.secondFactor.afterPassword(toMfaUser(user), context)
+        : { next: 'session', authentication: { amr: ['pwd'], acr: '1' } };
+      // Failure counters are cleared only when every factor is proven; otherwise a known password could be
+      // replayed between guesses at the second factor to dodge the lockout.
+      if (gate.next === 'mfa') return { status: 'mfa_required', ...gate };
+      return completeSignIn(user, context, {
+        ...gate.authentication,
+        ...(gate.restriction ? { restriction: gate.restriction } : {}),
+      });
+    },
+
+    /** What the MFA module calls back into: account state, failure counting, and finishing a sign-in. */
+    signInHooks(): SignInHooks {
+      return {
+        async loadUser(userId) {
+          const user = await findUserById(database.db, userId);
+          return user ? toMfaUser(user) : undefined;
+        },
+        async recordFailure(userId, email, context) {
+          const user = userId ? await findUserById(database.db, userId) : undefined;
+          if (user) await countFailure(user, context);
+          await deps.throttle.recordFailure(context.ip ?? 'unknown', email ?? '(none)');
+        },
+        throttledForSeconds: (ip, email) => deps.throttle.blockedForSeconds(ip, email),
+        async completeSignIn(userId, context, authentication) {
+          return completeSignIn(await requireUser(userId), context, authentication);
+        },
+      };
+    },
+
+    /** Proves the password again inside a session, for actions that need a recent sign-in. */
+    async reauthenticate(
+      userId: string,
+      sessionId: string,
+      password: string,
+      context: RequestContext,
+    ): Promise<Authentication & { authTime: number }> {
+      const user = await requireUser(userId);
+      const wait = await deps.throttle.blockedForSeconds(context.ip ?? 'unknown', user.email);
+      if (wait > 0) {
+        throw new GatehouseError('too_many_requests', 'Too many failed attempts; try again later', {
+          headers: { 'retry-after': String(wait) },
+        });
+      }
+      const stored = await findPasswordHash(database.db, userId);
+      const { valid } = stored ? await deps.passwords.verify(stored, password) : { valid: false };
+      if (!valid) {
+        await countFailure(user, context);
+        await deps.throttle.recordFailure(context.ip ?? 'unknown', user.email);
+        throw new GatehouseError(AccountErrors.current_password_invalid);
+      }
+      const result = await deps.sessions.reauthenticated(sessionId, { amr: ['pwd'], acr: '1' });
       deps.events.record({
-        name: AccountEvents.loginSucceeded,
+        name: AccountEvents.reauthenticated,
         severity: 'low',
         outcome: 'success',
-        actorUserId: user.id,
-        targetUserId: user.id,
+        actorUserId: userId,
+        targetUserId: userId,
         ip: context.ip,
-        userAgent: context.userAgent,
         requestId: context.requestId,
-        details: { sessionId: session.sessionId },
+        details: { sessionId },
       });
-      if (settings.notifyNewSignIn) {
-        const device = context.userAgent ? context.userAgent.slice(0, 200) : 'an unknown device';
-        const message = deps.mail.compose.newSignIn({ when: new Date(now).toUTCString(), device, ip });
-        deps.mail.send({ ...message, to: user.email, tag: 'new-sign-in' });
-      }
-      const fresh = {
-        ...user,
-        failed_login_count: 0,
-        locked_until: null,
-        last_login_at: now,
-        updated_at: now,
-      };
-      return { status: 'ok', user: toUserView(fresh), ...session };
+      return result;
     },
 
     async logout(userId: string, sessionId: string, context: RequestContext) {
@@ -503,7 +616,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       await upsertPasswordHash(database.db, userId, await deps.passwords.hash(input.newPassword), now);
       await updateUser(database.db, userId, { password_reset_required: 0, updated_at: now });
       await deps.sessions.revokeAll(userId, { ...context, actorUserId: userId, reason: 'password_changed' });
-      const session = await deps.sessions.create(userId, { ...context, amr: ['pwd'] });
+      const session = await deps.sessions.create(userId, { ...context, amr: ['pwd'], acr: '1' });
       deps.events.record({
         name: AccountEvents.passwordChanged,
         severity: 'medium',
@@ -741,6 +854,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         metadata?: Record<string, unknown> | undefined;
         isAdmin?: boolean | undefined;
         emailVerified?: boolean | undefined;
+        mfaRequired?: boolean | undefined;
       },
       context: RequestContext & { actorUserId: string },
     ): Promise<UserView> {
@@ -751,11 +865,12 @@ export function createAccountService(deps: AccountServiceDependencies) {
       if (changes.metadata !== undefined) values.metadata = JSON.stringify(changes.metadata);
       if (changes.isAdmin !== undefined) values.is_admin = changes.isAdmin ? 1 : 0;
       if (changes.emailVerified !== undefined) values.email_verified_at = changes.emailVerified ? now : null;
+      if (changes.mfaRequired !== undefined) values.mfa_required = changes.mfaRequired ? 1 : 0;
       await updateUser(database.db, userId, values);
       if (changes.isAdmin !== undefined) await deps.sessions.invalidateUser(userId);
       deps.events.record({
         name: AccountEvents.updated,
-        severity: changes.isAdmin !== undefined ? 'high' : 'low',
+        severity: changes.isAdmin !== undefined || changes.mfaRequired !== undefined ? 'high' : 'low',
         outcome: 'success',
         actorUserId: context.actorUserId,
         targetUserId: userId,

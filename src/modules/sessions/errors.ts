@@ -10,4 +10,9 @@ export const SessionErrors = defineErrorCodes({
     expose: true,
   },
   session_not_found: { status: 404, title: 'No such session', expose: true },
+  mfa_enrollment_required: {
+    status: 403,
+    title: 'Set up a second factor before doing anything else',
+    expose: true,
+  },
 });

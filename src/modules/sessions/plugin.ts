@@ -14,6 +14,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** `session`: a signed-in user; `admin`: a signed-in administrator. */
     auth?: 'session' | 'admin';
+    /** The route also serves sessions that must enrol a second factor first (MFA enrolment, sign-out). */
+    allowRestricted?: boolean;
   }
 }
 
@@ -30,10 +32,15 @@ export interface SessionCookie {
  * on https and on localhost; on plain http elsewhere (development on a LAN address) the prefix cannot be used.
  */
 export function sessionCookieFor(publicUrl: string): SessionCookie {
+  return hostCookie(publicUrl, 'gh_session');
+}
+
+/** A host-only cookie named `base`, with the `__Host-` prefix wherever the browser allows it. */
+export function hostCookie(publicUrl: string, base: string): SessionCookie {
   const url = new URL(publicUrl);
   const secureContext =
     url.protocol === 'https:' || url.hostname === 'localhost' || url.hostname === '127.0.0.1';
-  return secureContext ? { name: '__Host-gh_session', secure: true } : { name: 'gh_session', secure: false };
+  return secureContext ? { name: `__Host-${base}`, secure: true } : { name: base, secure: false };
 }
 
 export interface SessionAuthOptions {
@@ -45,6 +52,15 @@ export interface SessionAuthOptions {
 }
 
 export function setSessionCookie(
+  reply: FastifyReply,
+  cookieSpec: SessionCookie,
+  token: string,
+  expiresAt: number,
+): void {
+  setHostCookie(reply, cookieSpec, token, expiresAt);
+}
+
+export function setHostCookie(
   reply: FastifyReply,
   cookieSpec: SessionCookie,
   token: string,
@@ -111,6 +127,12 @@ export async function registerSessionAuth(
     const required = request.routeOptions.config?.auth;
     if (!required) return;
     if (!request.session) throw new GatehouseError(SessionErrors.session_required);
+    if (request.session.restriction === 'mfa_enrollment' && !request.routeOptions.config?.allowRestricted) {
+      throw new GatehouseError(
+        SessionErrors.mfa_enrollment_required,
+        'Set up a second factor first: POST /api/v1/me/mfa/methods',
+      );
+    }
     if (required === 'admin' && !request.session.isAdmin)
       throw new GatehouseError(SessionErrors.admin_required);
     if (UNSAFE_METHODS.has(request.method)) {

@@ -12,6 +12,10 @@ export interface SessionsTable {
   location: string | null;
   /** JSON array of authentication methods (RFC 8176), e.g. ["pwd"]. */
   amr: string;
+  /** Assurance level: "1" one factor, "2" two factors, "3" phishing-resistant (a passkey or security key). */
+  acr: string;
+  /** `mfa_enrollment`: nothing but enrolling a second factor is allowed until one is active. */
+  restriction: string | null;
   auth_time: number;
   created_at: number;
   last_seen_at: number;
@@ -121,4 +125,19 @@ export async function deleteExpiredSessions(db: Kysely<Tables>, now: number): Pr
     .where((eb) => eb.or([eb('absolute_expires_at', '<=', now), eb('idle_expires_at', '<=', now)]))
     .executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+export async function updateSessionAuthentication(
+  db: Kysely<Tables>,
+  sessionId: string,
+  values: Partial<Pick<SessionRow, 'amr' | 'acr' | 'auth_time' | 'restriction'>>,
+): Promise<void> {
+  await db.updateTable('sessions').set(values).where('id', '=', sessionId).execute();
+}
+
+export async function findSessionById(
+  db: Kysely<Tables>,
+  sessionId: string,
+): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
 }

@@ -14,6 +14,7 @@ import {
   countSessionsOfUser,
   deleteExpiredSessions,
   deleteSessions,
+  findSessionById,
   findSessionByTokenHash,
   insertSession,
   listSessionsOfUser,
@@ -21,6 +22,7 @@ import {
   sessionIdsBeyond,
   sessionIdsOfUser,
   touchSession,
+  updateSessionAuthentication,
 } from './queries.js';
 import type { SessionSettings } from './settings.js';
 
@@ -41,11 +43,21 @@ export interface AuthenticatedSession {
   readonly isAdmin: boolean;
   readonly passwordResetRequired: boolean;
   readonly amr: readonly string[];
+  readonly acr: string;
   readonly authTime: number;
+  readonly restriction: SessionRestriction | null;
   readonly createdAt: number;
   lastSeenAt: number;
   idleExpiresAt: number;
   readonly absoluteExpiresAt: number;
+}
+
+export type SessionRestriction = 'mfa_enrollment';
+
+/** How a sign-in was proven: RFC 8176 method references and the assurance level they add up to. */
+export interface Authentication {
+  readonly amr: readonly string[];
+  readonly acr: string;
 }
 
 export interface SessionView {
@@ -146,7 +158,10 @@ export async function createSessionService(deps: SessionServiceDependencies) {
      * Starts a session after a successful sign-in. Returns the token for the cookie; only its hash is kept.
      * Enforces the per-user limit: the oldest sessions are evicted, or the sign-in is refused.
      */
-    async create(userId: string, context: RequestContext & { amr: readonly string[] }) {
+    async create(
+      userId: string,
+      context: RequestContext & Authentication & { restriction?: SessionRestriction | undefined },
+    ) {
       const now = clock.now();
       if (
         settings.onLimit === 'reject' &&
@@ -164,6 +179,8 @@ export async function createSessionService(deps: SessionServiceDependencies) {
         device: JSON.stringify(parseDevice(context.userAgent)),
         location: null,
         amr: JSON.stringify(context.amr),
+        acr: context.acr,
+        restriction: context.restriction ?? null,
         auth_time: now,
         created_at: now,
         last_seen_at: now,
@@ -195,7 +212,7 @@ export async function createSessionService(deps: SessionServiceDependencies) {
         ip: context.ip,
         userAgent: context.userAgent,
         requestId: context.requestId,
-        details: { sessionId: row.id, amr: context.amr },
+        details: { sessionId: row.id, amr: context.amr, acr: context.acr, restriction: row.restriction },
       });
       return { token, sessionId: row.id, expiresAt: row.absolute_expires_at };
     },
@@ -216,7 +233,9 @@ export async function createSessionService(deps: SessionServiceDependencies) {
           isAdmin: row.is_admin === 1,
           passwordResetRequired: row.password_reset_required === 1,
           amr: JSON.parse(row.amr) as string[],
+          acr: row.acr,
           authTime: row.auth_time,
+          restriction: row.restriction as SessionRestriction | null,
           createdAt: row.created_at,
           lastSeenAt: row.last_seen_at,
           idleExpiresAt: row.idle_expires_at,
@@ -280,6 +299,31 @@ export async function createSessionService(deps: SessionServiceDependencies) {
         details: { count, reason: context.reason, keptCurrent: Boolean(context.except) },
       });
       return count;
+    },
+
+    /**
+     * Records a fresh authentication in an existing session (re-authentication or step-up): the time is now,
+     * the methods are added to what the session already proved, and the level only goes up.
+     */
+    async reauthenticated(
+      sessionId: string,
+      proof: Authentication,
+      options: { liftRestriction?: boolean } = {},
+    ): Promise<Authentication & { authTime: number }> {
+      const row = await findSessionById(database.db, sessionId);
+      if (!row) throw new GatehouseError(SessionErrors.session_required);
+      const amr = [...new Set([...(JSON.parse(row.amr) as string[]), ...proof.amr])];
+      const acr = String(Math.max(Number(row.acr) || 1, Number(proof.acr) || 1));
+      const authTime = clock.now();
+      await updateSessionAuthentication(database.db, sessionId, {
+        amr: JSON.stringify(amr),
+        acr,
+        auth_time: authTime,
+        // Once the required factor is enrolled, the session may do everything else.
+        ...(options.liftRestriction ? { restriction: null } : {}),
+      });
+      await invalidate({ sessionIds: [sessionId] });
+      return { amr, acr, authTime };
     },
 
     /** Drops cached copies of the user's sessions everywhere (after a change to the account they carry). */
