@@ -635,4 +635,47 @@ describeEachDialect('multi-factor authentication', (testDatabase) => {
     const webauthnless = await send(agent, 'POST', '/api/v1/auth/step-up/challenge', { type: 'webauthn' });
     expect(webauthnless.json().code).toBe('mfa_method_not_found');
   });
+
+  it('lets only one of two simultaneous sign-ins spend the same code', async () => {
+    const { email } = await newUser();
+    const { secret, backupCodes } = await enrolTotp(await signIn(email));
+    const code = totpCode(secret, clock.now());
+    const totp = await Promise.all([
+      verify(await startLogin(email), { type: 'totp', code }),
+      verify(await startLogin(email), { type: 'totp', code }),
+    ]);
+    expect(totp.map((response) => response.statusCode).sort()).toEqual([200, 401]);
+    const backup = await Promise.all([
+      verify(await startLogin(email), { type: 'backup_code', code: backupCodes![0]! }),
+      verify(await startLogin(email), { type: 'backup_code', code: backupCodes![0]! }),
+    ]);
+    expect(backup.map((response) => response.statusCode).sort()).toEqual([200, 401]);
+  });
+
+  it('enforces MFA for administrators only when configured so', async () => {
+    const admin = await newUser();
+    await db().updateTable('users').set({ is_admin: 1 }).where('id', '=', admin.id).execute();
+    const member = await newUser();
+    // A second node on the same database, with the stricter setting.
+    const strict = await buildTestApp(testDatabase().url, {
+      clock,
+      overrides: {
+        passwords: { argon2: { memoryKiB: 1024, iterations: 1, parallelism: 1 } },
+        accounts: { notifyNewSignIn: false },
+        mfa: { enforce: 'admins' },
+      },
+    });
+    try {
+      const signInThere = (email: string) =>
+        strict.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { email, password: PASSWORD },
+        });
+      expect((await signInThere(admin.email)).json().status).toBe('mfa_enrollment_required');
+      expect((await signInThere(member.email)).json().status).toBe('ok');
+    } finally {
+      await strict.app.close();
+    }
+  });
 });
