@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { AccountEvents } from '../src/modules/accounts/events.js';
+import { MfaEvents } from '../src/modules/mfa/events.js';
+import { SessionEvents } from '../src/modules/sessions/events.js';
+import { buildTestApp } from './helpers/app.js';
+import { createTestDatabase } from './helpers/dialects.js';
+
+const document = readFileSync('docs/events.md', 'utf8');
+
+it('documents every security event name in docs/events.md', () => {
+  const names = [AccountEvents, SessionEvents, MfaEvents].flatMap((catalogue) => Object.values(catalogue));
+  const missing = names.filter((name) => !document.includes(`\`${name}\``));
+  expect(missing).toEqual([]);
+});
+
+it('documents every gatehouse_ metric the app registers in docs/events.md', async () => {
+  const database = await createTestDatabase('sqlite');
+  const { app } = await buildTestApp(database.url);
+  try {
+    await app.ready();
+    const metrics = await app.gatehouse.metrics.registry.getMetricsAsJSON();
+    // prom-client's default process and runtime metrics, under our prefix, are documented as a group.
+    const names = metrics
+      .map((metric) => metric.name)
+      .filter((name) => name.startsWith('gatehouse_') && !/^gatehouse_(process|nodejs)_/.test(name));
+    expect(names).toContain('gatehouse_mfa_verifications_total');
+    expect(names.filter((name) => !document.includes(`\`${name}\``))).toEqual([]);
+  } finally {
+    await app.close();
+    await database.drop();
+  }
+});
