@@ -275,6 +275,10 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     pendingCookie,
     deviceCookie,
     rememberedDevices: (userId, current) => services.mfa.rememberedDevices(userId, current),
+    exportSecondFactors: async (userId) => ({
+      mfaMethods: await services.mfa.listMethods(userId),
+      rememberedDevices: await services.mfa.rememberedDevices(userId),
+    }),
   });
   await app.register(mfaRoutes, {
     mfa: services.mfa,

@@ -612,6 +612,14 @@ describeEachDialect('multi-factor authentication', (testDatabase) => {
       ['email', true],
     ]);
 
+    const exported = await get(agent, '/api/v1/me/export');
+    expect(exported.statusCode, exported.body).toBe(200);
+    expect(exported.json().mfaMethods.map((method: { type: string }) => method.type)).toEqual([
+      'totp',
+      'email',
+    ]);
+    expect(exported.body).not.toContain(totp.secret);
+
     expect((await send(agent, 'POST', '/api/v1/me/mfa/disable')).statusCode).toBe(204);
     expect((await get(agent, '/api/v1/me/mfa')).json()).toMatchObject({
       enabled: false,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { problemResponses } from '../../platform/http/problem.js';
-import type { RememberedDeviceView } from '../mfa/service.js';
+import type { MethodView, RememberedDeviceView } from '../mfa/service.js';
 import {
   clearSessionCookie,
   type SessionCookie,
@@ -41,6 +41,10 @@ export interface AccountRoutesOptions {
   /** "Remember this device": lets a browser skip the second factor. */
   readonly deviceCookie: SessionCookie;
   readonly rememberedDevices: (userId: string, cookie: string | undefined) => Promise<RememberedDeviceView[]>;
+  /** The second factors' part of a data export: what they are, never their secrets. */
+  readonly exportSecondFactors: (
+    userId: string,
+  ) => Promise<{ mfaMethods: MethodView[]; rememberedDevices: RememberedDeviceView[] }>;
 }
 
 export function requestContext(request: FastifyRequest): RequestContext {
@@ -64,7 +68,7 @@ export function signedInBody(result: LoginResult, sessions: SessionService) {
 /** Sign-up, sign-in and the signed-in user's own account (`/api/v1/auth/*`, `/api/v1/me/*`). */
 export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = async (
   app,
-  { accounts, sessions, cookie, pendingCookie, deviceCookie, rememberedDevices },
+  { accounts, sessions, cookie, pendingCookie, deviceCookie, rememberedDevices, exportSecondFactors },
 ) => {
   const tags = ['auth'];
   const me = ['me'];
@@ -350,7 +354,12 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
     async (request, reply) => {
       reply.header('content-disposition', 'attachment; filename="gatehouse-export.json"');
       reply.header('cache-control', 'no-store');
-      return accounts.exportData(request.session!.userId, requestContext(request));
+      const userId = request.session!.userId;
+      const [data, secondFactors] = await Promise.all([
+        accounts.exportData(userId, requestContext(request)),
+        exportSecondFactors(userId),
+      ]);
+      return { ...data, ...secondFactors };
     },
   );
 

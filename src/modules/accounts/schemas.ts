@@ -170,6 +170,18 @@ export const ExportResponse = Type.Object({
   profile: UserSchema,
   sessions: Type.Array(SessionSchema),
   hasPassword: Type.Boolean(),
+  mfaMethods: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      type: Type.String(),
+      name: Type.String(),
+      status: Type.String(),
+      target: Type.Union([Type.String(), Type.Null()]),
+      createdAt: Type.String({ format: 'date-time' }),
+      lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    }),
+  ),
+  rememberedDevices: Type.Array(RememberedDeviceSchema),
 });
 
 // ---- administration ----
