@@ -26,29 +26,26 @@ export async function createServices(platform: Platform) {
     registry: metrics.registry,
   });
 
-  // Mail leaves in the background so a slow mail server never delays an answer (or its timing tells
-  // whether an account exists). Shutdown waits for what is still being sent.
-  const pending = new Set<Promise<unknown>>();
-  const sendInBackground = (message: OutgoingMail) => {
-    const sending = mailer
-      .send(message)
-      .catch((error: unknown) => logger.error({ err: error, tag: message.tag }, 'e-mail could not be sent'))
-      .finally(() => pending.delete(sending));
-    pending.add(sending);
-  };
-
   const sms = createSmsSender(config.sms, {
     logger,
     outboxDir: config.sms.outboxDir ?? join(config.dataDir, 'outbox'),
     registry: metrics.registry,
   });
-  const sendSmsInBackground = (message: SmsMessage) => {
-    const sending = sms
-      .send(message)
-      .catch((error: unknown) => logger.error({ err: error, tag: message.tag }, 'SMS could not be sent'))
-      .finally(() => pending.delete(sending));
-    pending.add(sending);
+
+  // Mail and SMS leave in the background so a slow provider never delays an answer (or its timing tells
+  // whether an account exists). Shutdown waits for what is still being sent. (The durable job queue will
+  // take this over.)
+  const pending = new Set<Promise<unknown>>();
+  const inBackground = (sending: Promise<unknown>, failure: Record<string, unknown>, message: string) => {
+    const tracked = sending
+      .catch((error: unknown) => logger.error({ err: error, ...failure }, message))
+      .finally(() => pending.delete(tracked));
+    pending.add(tracked);
   };
+  const sendInBackground = (mail: OutgoingMail) =>
+    inBackground(mailer.send(mail), { tag: mail.tag }, 'e-mail could not be sent');
+  const sendSmsInBackground = (text: SmsMessage) =>
+    inBackground(sms.send(text), { tag: text.tag }, 'SMS could not be sent');
   const sealedBox = createSealedBox(sealingKeysFrom(config.secrets.encryptionKeys, platform.secretKey));
   const composer = createMailComposer({ productName: config.accounts.productName });
 

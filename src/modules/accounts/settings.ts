@@ -1,19 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-
-const Seconds = (defaultValue: number, description: string) =>
-  Type.Integer({
-    minimum: 1,
-    default: defaultValue,
-    description,
-    errorMessage: 'must be a whole number of seconds',
-  });
-const Count = (defaultValue: number, description: string, minimum = 1) =>
-  Type.Integer({
-    minimum,
-    default: defaultValue,
-    description,
-    errorMessage: `must be a whole number ≥ ${minimum}`,
-  });
+import { Count, Seconds } from '../../config/fields.js';
 
 /**
  * Brute-force defaults, next to Keycloak's (whose detection is off until enabled; then 30 failures,

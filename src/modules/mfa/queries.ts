@@ -285,33 +285,15 @@ export async function insertChallenge(db: Db, row: ChallengeRow): Promise<void> 
   await db.insertInto('mfa_challenges').values(row).execute();
 }
 
-export async function findLiveChallengeByHash(
-  db: Db,
-  kind: ChallengeKind,
-  secretHash: string,
-  now: number,
-): Promise<ChallengeRow | undefined> {
-  return db
-    .selectFrom('mfa_challenges')
-    .selectAll()
-    .where('kind', '=', kind)
-    .where('secret_hash', '=', secretHash)
-    .where('consumed_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
-}
-
+/** An unspent, unexpired challenge of one kind, by id or by the hash of its secret. */
 export async function findLiveChallenge(
   db: Db,
   kind: ChallengeKind,
-  id: string,
+  key: { id: string } | { secretHash: string },
   now: number,
 ): Promise<ChallengeRow | undefined> {
-  return db
-    .selectFrom('mfa_challenges')
-    .selectAll()
-    .where('kind', '=', kind)
-    .where('id', '=', id)
+  const query = db.selectFrom('mfa_challenges').selectAll().where('kind', '=', kind);
+  return ('id' in key ? query.where('id', '=', key.id) : query.where('secret_hash', '=', key.secretHash))
     .where('consumed_at', 'is', null)
     .where('expires_at', '>', now)
     .executeTakeFirst();

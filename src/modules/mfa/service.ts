@@ -53,7 +53,6 @@ import {
   deleteRememberedDevicesOfUser,
   findActiveCredential,
   findLiveChallenge,
-  findLiveChallengeByHash,
   findMethod,
   findRememberedDevice,
   insertChallenge,
@@ -266,6 +265,40 @@ export function createMfaService(deps: MfaServiceDependencies) {
     });
 
   const hooks = () => deps.signIn();
+
+  const boundTo = (row: ChallengeRow, bind: string) =>
+    (JSON.parse(row.data) as { bind?: string }).bind === bind;
+
+  /** Spends the newest code sent to a method for this binding if `code` matches; counts a wrong one. */
+  async function spendCode(methodId: string, code: string, bind: string): Promise<boolean> {
+    const now = clock.now();
+    const sent = await latestCodeChallenge(database.db, methodId, now);
+    if (!sent || !boundTo(sent, bind)) return false;
+    if (hash(`${sent.id}:${code.trim()}`) !== sent.secret_hash) {
+      if ((await countChallengeAttempt(database.db, sent.id)) >= maxAttempts) {
+        await consumeChallenge(database.db, sent.id, now);
+      }
+      return false;
+    }
+    return consumeChallenge(database.db, sent.id, now);
+  }
+
+  /**
+   * Finds the WebAuthn challenge a browser signed among those we issued, checks it belongs here, and spends
+   * it whatever happens next, so one answer can never be verified twice. Returns the challenge text.
+   */
+  async function spendWebauthnChallenge(
+    kind: ChallengeKind,
+    response: unknown,
+    belongs: (issued: ChallengeRow) => boolean,
+  ): Promise<string | undefined> {
+    const now = clock.now();
+    const signed = challengeOf(response);
+    if (!signed) return undefined;
+    const issued = await findLiveChallenge(database.db, kind, { secretHash: hash(signed) }, now);
+    if (!issued || !belongs(issued)) return undefined;
+    return (await consumeChallenge(database.db, issued.id, now)) ? signed : undefined;
+  }
 
   async function requireUser(userId: string): Promise<MfaUser> {
     const user = await hooks().loadUser(userId);
@@ -519,31 +552,20 @@ export function createMfaService(deps: MfaServiceDependencies) {
 
     if (factor === 'email' || factor === 'sms') {
       if (!proof.code) return undefined;
-      const pending = await latestCodeChallenge(database.db, method.id, now);
-      if (!pending || (JSON.parse(pending.data) as { bind?: string }).bind !== bind) return undefined;
-      if (hash(`${pending.id}:${proof.code.trim()}`) !== pending.secret_hash) {
-        const attempts = await countChallengeAttempt(database.db, pending.id);
-        if (attempts >= maxAttempts) await consumeChallenge(database.db, pending.id, now);
-        return undefined;
-      }
-      if (!(await consumeChallenge(database.db, pending.id, now))) return undefined;
+      if (!(await spendCode(method.id, proof.code, bind))) return undefined;
       await updateMethod(database.db, method.id, { last_used_at: now });
       return { amr: [factor], phishingResistant: false, factor, methodId: method.id };
     }
 
     // WebAuthn: the signed challenge must be one we issued for this binding, and is spent whatever follows.
     const response = proof.response;
-    const signed = challengeOf(response);
-    if (!signed || !isCredentialResponse(response)) return undefined;
-    const issued = await findLiveChallengeByHash(database.db, 'webauthn_authenticate', hash(signed), now);
-    if (
-      !issued ||
-      issued.user_id !== user.id ||
-      (JSON.parse(issued.data) as { bind?: string }).bind !== bind
-    ) {
-      return undefined;
-    }
-    if (!(await consumeChallenge(database.db, issued.id, now))) return undefined;
+    if (!isCredentialResponse(response)) return undefined;
+    const signed = await spendWebauthnChallenge(
+      'webauthn_authenticate',
+      response,
+      (issued) => issued.user_id === user.id && boundTo(issued, bind),
+    );
+    if (!signed) return undefined;
     const credential = await findActiveCredential(database.db, response.id);
     if (!credential || credential.user_id !== user.id) return undefined;
     const verified = await verifyWebauthnAssertion(
@@ -609,17 +631,12 @@ export function createMfaService(deps: MfaServiceDependencies) {
     bind: string,
   ): Promise<boolean> {
     const now = clock.now();
-    const signed = challengeOf(response);
+    const signed = await spendWebauthnChallenge(
+      'webauthn_register',
+      response,
+      (issued) => issued.method_id === method.id && boundTo(issued, bind),
+    );
     if (!signed) return false;
-    const issued = await findLiveChallengeByHash(database.db, 'webauthn_register', hash(signed), now);
-    if (
-      !issued ||
-      issued.method_id !== method.id ||
-      (JSON.parse(issued.data) as { bind?: string }).bind !== bind
-    ) {
-      return false;
-    }
-    if (!(await consumeChallenge(database.db, issued.id, now))) return false;
     try {
       const result = await verifyRegistrationResponse({
         response,
@@ -705,7 +722,12 @@ export function createMfaService(deps: MfaServiceDependencies) {
   async function loadPending(token: string | undefined) {
     if (!token || token.length < 20 || token.length > 100)
       throw new GatehouseError(MfaErrors.mfa_pending_invalid);
-    const pending = await findLiveChallengeByHash(database.db, 'pending_login', hash(token), clock.now());
+    const pending = await findLiveChallenge(
+      database.db,
+      'pending_login',
+      { secretHash: hash(token) },
+      clock.now(),
+    );
     if (!pending?.user_id || pending.attempts >= maxAttempts)
       throw new GatehouseError(MfaErrors.mfa_pending_invalid);
     const user = await hooks().loadUser(pending.user_id);
@@ -1010,14 +1032,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
         const step = matchTotp({ secret, code: input.code, now, window: settings.totp.window });
         ok = step !== undefined && (await claimTotpStep(database.db, method.id, step, now));
       } else if ((method.type === 'email' || method.type === 'sms') && input.code) {
-        const pending = await latestCodeChallenge(database.db, method.id, now);
-        if (pending && (JSON.parse(pending.data) as { bind?: string }).bind === bind) {
-          if (hash(`${pending.id}:${input.code.trim()}`) === pending.secret_hash) {
-            ok = await consumeChallenge(database.db, pending.id, now);
-          } else if ((await countChallengeAttempt(database.db, pending.id)) >= maxAttempts) {
-            await consumeChallenge(database.db, pending.id, now);
-          }
-        }
+        ok = await spendCode(method.id, input.code, bind);
       } else if (method.type === 'webauthn' && isCredentialResponse(input.response)) {
         ok = await registerCredential(user.id, method, input.response as RegistrationResponseJSON, bind);
       }
@@ -1271,7 +1286,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
           headers: { 'retry-after': String(wait) },
         });
       }
-      const issued = await findLiveChallenge(database.db, 'passkey_login', input.challengeId, now);
+      const issued = await findLiveChallenge(database.db, 'passkey_login', { id: input.challengeId }, now);
       const signed = challengeOf(input.response);
       if (
         !issued ||

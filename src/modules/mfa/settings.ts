@@ -1,12 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-
-const Seconds = (defaultValue: number, description: string, minimum = 1) =>
-  Type.Integer({
-    minimum,
-    default: defaultValue,
-    description,
-    errorMessage: 'must be a whole number of seconds',
-  });
+import { Seconds } from '../../config/fields.js';
 
 export const MfaSettingsSchema = Type.Object(
   {

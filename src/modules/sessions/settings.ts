@@ -1,12 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-
-const Seconds = (defaultValue: number, description: string) =>
-  Type.Integer({
-    minimum: 1,
-    default: defaultValue,
-    description,
-    errorMessage: 'must be a whole number of seconds',
-  });
+import { Seconds } from '../../config/fields.js';
 
 export const SessionSettingsSchema = Type.Object(
   {
