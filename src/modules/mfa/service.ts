@@ -1,11 +1,4 @@
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../../platform/clock.js';
 import type { SealedBox } from '../../platform/crypto/sealed.js';
@@ -73,6 +66,7 @@ import {
   updateMethod,
 } from './queries.js';
 import type { MfaSettings } from './settings.js';
+import { createRelyingParty } from './webauthn.js';
 
 /** What the MFA module needs to know about an account. */
 export interface MfaUser {
@@ -242,9 +236,12 @@ export function createMfaService(deps: MfaServiceDependencies) {
   const { database, clock, settings } = deps;
   const hashKey = deriveKey(deps.secretKey, 'mfa');
   const hash = (value: string) => keyedHash(hashKey, value);
-  const origin = new URL(deps.publicUrl).origin;
-  const rpId = settings.webauthn.rpId ?? new URL(deps.publicUrl).hostname;
-  const origins = settings.webauthn.origins.length > 0 ? [...settings.webauthn.origins] : [origin];
+  const relyingParty = createRelyingParty(
+    settings.webauthn,
+    { publicUrl: deps.publicUrl, name: deps.productName },
+    // A wrong origin or RP ID, a bad signature, a sign counter that went backwards (a cloned key).
+    (error, ceremony) => deps.logger.warn({ err: error, ceremony }, 'WebAuthn answer rejected'),
+  );
   const issuer = settings.totp.issuer ?? deps.productName;
   const maxAttempts = settings.maxAttempts;
 
@@ -423,15 +420,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
     if (credentials.length === 0)
       throw new GatehouseError(MfaErrors.mfa_method_unavailable, 'No security key is registered');
     const now = clock.now();
-    const options = await generateAuthenticationOptions({
-      rpID: rpId,
-      allowCredentials: credentials.map((credential) => ({
-        id: credential.id,
-        transports: JSON.parse(credential.transports) as string[],
-      })),
-      userVerification: settings.webauthn.userVerification,
-      timeout: settings.webauthn.challengeTtlSeconds * 1000,
-    });
+    const options = await relyingParty.authenticationOptions(credentials, settings.webauthn.userVerification);
     await insertChallenge(database.db, {
       id: newId(),
       kind: 'webauthn_authenticate',
@@ -591,36 +580,19 @@ export function createMfaService(deps: MfaServiceDependencies) {
     credential: { id: string; method_id: string; public_key: string; sign_count: number; transports: string },
     options: { requireUserVerification: boolean },
   ): Promise<boolean> {
-    try {
-      const result = await verifyAuthenticationResponse({
-        response,
-        expectedChallenge,
-        expectedOrigin: origins,
-        expectedRPID: rpId,
-        requireUserVerification: options.requireUserVerification,
-        credential: {
-          id: credential.id,
-          publicKey: new Uint8Array(Buffer.from(credential.public_key, 'base64url')),
-          counter: Number(credential.sign_count),
-          transports: JSON.parse(credential.transports) as never,
-        },
-      });
-      if (!result.verified) return false;
-      await recordCredentialUse(
-        database.db,
-        { id: credential.id, methodId: credential.method_id },
-        {
-          signCount: result.authenticationInfo.newCounter,
-          backedUp: result.authenticationInfo.credentialBackedUp,
-          now: clock.now(),
-        },
-      );
-      return true;
-    } catch (error) {
-      // A lower sign counter (a cloned authenticator), a wrong origin or RP ID, a bad signature.
-      deps.logger.warn({ err: error, credentialId: credential.id }, 'WebAuthn assertion rejected');
-      return false;
-    }
+    const verified = await relyingParty.verifyAssertion(
+      response,
+      expectedChallenge,
+      credential,
+      options.requireUserVerification,
+    );
+    if (!verified) return false;
+    await recordCredentialUse(
+      database.db,
+      { id: credential.id, methodId: credential.method_id },
+      { signCount: verified.signCount, backedUp: verified.backedUp, now: clock.now() },
+    );
+    return true;
   }
 
   /** Verifies a WebAuthn registration against the challenge issued for this method and stores the key. */
@@ -637,33 +609,21 @@ export function createMfaService(deps: MfaServiceDependencies) {
       (issued) => issued.method_id === method.id && boundTo(issued, bind),
     );
     if (!signed) return false;
-    try {
-      const result = await verifyRegistrationResponse({
-        response,
-        expectedChallenge: signed,
-        expectedOrigin: origins,
-        expectedRPID: rpId,
-        requireUserVerification: false,
-      });
-      if (!result.verified) return false;
-      const info = result.registrationInfo;
-      await insertCredential(database.db, {
-        id: info.credential.id,
-        method_id: method.id,
-        user_id: userId,
-        public_key: Buffer.from(info.credential.publicKey).toString('base64url'),
-        sign_count: info.credential.counter,
-        transports: JSON.stringify(info.credential.transports ?? response.response.transports ?? []),
-        device_type: info.credentialDeviceType,
-        backed_up: info.credentialBackedUp ? 1 : 0,
-        aaguid: info.aaguid,
-        created_at: now,
-      });
-      return true;
-    } catch (error) {
-      deps.logger.warn({ err: error }, 'WebAuthn registration rejected');
-      return false;
-    }
+    const credential = await relyingParty.verifyRegistration(response, signed);
+    if (!credential) return false;
+    await insertCredential(database.db, {
+      id: credential.id,
+      method_id: method.id,
+      user_id: userId,
+      public_key: credential.publicKey,
+      sign_count: credential.signCount,
+      transports: JSON.stringify(credential.transports),
+      device_type: credential.deviceType,
+      backed_up: credential.backedUp ? 1 : 0,
+      aaguid: credential.aaguid,
+      created_at: now,
+    });
+    return true;
   }
 
   async function status(userId: string) {
@@ -953,21 +913,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
         extra = { totp: { uri, qrCode: await qrCodeDataUrl(uri), secret } };
       } else if (input.type === 'webauthn') {
         const existing = await credentialsOfUser(database.db, user.id, false);
-        const options = await generateRegistrationOptions({
-          rpName: deps.productName,
-          rpID: rpId,
-          userName: user.email,
-          userDisplayName: user.name ?? user.email,
-          userID: new Uint8Array(Buffer.from(user.id, 'utf8')),
-          attestationType: settings.webauthn.attestation,
-          excludeCredentials: existing.map((credential) => ({
-            id: credential.id,
-            transports: JSON.parse(credential.transports) as string[],
-          })),
-          // Resident keys let the same credential sign in without a password later.
-          authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
-          timeout: settings.webauthn.challengeTtlSeconds * 1000,
-        });
+        const options = await relyingParty.registrationOptions(user, existing);
         await insertMethod(database.db, base);
         await insertChallenge(database.db, {
           id: newId(),
@@ -1234,11 +1180,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
     /** Options for a passwordless sign-in with a discoverable credential (a passkey). */
     async passkeyOptions(): Promise<{ challengeId: string; options: unknown; expiresAt: number }> {
       const now = clock.now();
-      const options = await generateAuthenticationOptions({
-        rpID: rpId,
-        userVerification: 'required',
-        timeout: settings.webauthn.challengeTtlSeconds * 1000,
-      });
+      const options = await relyingParty.authenticationOptions([], 'required');
       const challengeId = newId();
       const expiresAt = now + settings.webauthn.challengeTtlSeconds * 1000;
       await insertChallenge(database.db, {
