@@ -31,7 +31,7 @@ import { createLogger, type Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createRedis, type RedisHandle } from './platform/redis.js';
 import { VERSION } from './platform/version.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
 
 /** The shared infrastructure, created once per app and handed to every module's factory. */
 export interface Platform {
@@ -48,6 +48,8 @@ export interface Platform {
 declare module 'fastify' {
   interface FastifyInstance {
     gatehouse: Platform;
+    /** The feature services (set once the routes are registered); for the CLI, tests and operations. */
+    services: Services;
     /** Registers cleanup that must run before the database and Redis close. */
     onShutdown(closer: () => Promise<void>): void;
   }
@@ -260,6 +262,8 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
 
   const services = await createServices(platform);
   app.onShutdown(() => services.close());
+  app.decorate('services', services);
+  services.housekeeping.start();
   const cookie = await registerSessionAuth(app, {
     sessions: services.sessions,
     events: services.events,

@@ -9,6 +9,7 @@ import { createPasswordPolicy } from './modules/passwords/policy.js';
 import { createSessionService } from './modules/sessions/service.js';
 import { createSealedBox, sealingKeysFrom } from './platform/crypto/sealed.js';
 import { createLogEventRecorder, type EventRecorder } from './platform/events.js';
+import { createHousekeeping } from './platform/housekeeping.js';
 import { createMailer } from './platform/mailer/mailer.js';
 import { createInProcessPubSub, createRedisPubSub, type PubSub } from './platform/pubsub.js';
 import { createSmsSender, type SmsMessage } from './platform/sms/sms.js';
@@ -99,6 +100,15 @@ export async function createServices(platform: Platform) {
   });
   signInHooks = accounts.signInHooks();
 
+  const housekeeping = createHousekeeping(
+    [
+      { name: 'sessions', run: () => sessions.deleteExpired() },
+      { name: 'email_tokens', run: () => accounts.deleteExpiredTokens() },
+      { name: 'mfa_challenges', run: () => mfa.deleteExpired() },
+    ],
+    { intervalSeconds: config.housekeeping.intervalSeconds, logger, registry: metrics.registry },
+  );
+
   return {
     pubsub,
     events,
@@ -109,7 +119,9 @@ export async function createServices(platform: Platform) {
     mfa,
     sms,
     sealedBox,
+    housekeeping,
     async close() {
+      await housekeeping.stop();
       await Promise.allSettled([...pending]);
       await sessions.close();
       await pubsub.close();

@@ -686,4 +686,23 @@ describeEachDialect('multi-factor authentication', (testDatabase) => {
       await strict.app.close();
     }
   });
+
+  it('deletes expired pending sign-ins and codes in housekeeping, and keeps live ones', async () => {
+    const { email } = await newUser();
+    await enrolTotp(await signIn(email));
+    await startLogin(email);
+    const challenges = () => db().selectFrom('mfa_challenges').select(['id', 'expires_at']).execute();
+    const before = await challenges();
+    expect(before.some((row) => row.expires_at > clock.now())).toBe(true);
+    expect((await harness.app.services.housekeeping.runOnce()).mfa_challenges).toBe(
+      before.filter((row) => row.expires_at <= clock.now()).length,
+    );
+    const live = (await challenges()).length;
+    expect(live).toBeGreaterThan(0);
+    clock.advance(86_400_000 + 1);
+    const counts = await harness.app.services.housekeeping.runOnce();
+    expect(counts.mfa_challenges).toBe(live);
+    expect(await challenges()).toEqual([]);
+    expect(counts.sessions).toBeGreaterThan(0);
+  });
 });

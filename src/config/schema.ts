@@ -184,6 +184,17 @@ export const ConfigSchema = Type.Object(
       { enabled: Type.Boolean({ default: true }) },
       { default: {}, additionalProperties: false },
     ),
+    housekeeping: Type.Object(
+      {
+        intervalSeconds: Type.Integer({
+          minimum: 0,
+          default: 600,
+          description:
+            'How often expired sessions, e-mail links and MFA challenges are deleted; 0 turns it off.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     accounts: AccountSettingsSchema,
     sessions: SessionSettingsSchema,
     passwords: PasswordSettingsSchema,

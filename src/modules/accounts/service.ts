@@ -16,6 +16,7 @@ import { AccountErrors } from './errors.js';
 import { AccountEvents } from './events.js';
 import {
   consumeEmailToken,
+  deleteExpiredEmailTokens,
   deleteUser,
   type EmailTokenPurpose,
   findLiveEmailToken,
@@ -503,6 +504,11 @@ export function createAccountService(deps: AccountServiceDependencies) {
         ...gate.authentication,
         ...(gate.restriction ? { restriction: gate.restriction } : {}),
       });
+    },
+
+    /** Housekeeping: e-mail links past their expiry. */
+    async deleteExpiredTokens(): Promise<number> {
+      return deleteExpiredEmailTokens(database.db, clock.now());
     },
 
     /** What the MFA module calls back into: account state, failure counting, and finishing a sign-in. */
