@@ -2,11 +2,14 @@ import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { TEST_POSTGRES_URL } from './dialects.js';
 
-/** Starts PostgreSQL and Redis when they are down, and removes test schemas left behind by killed runs. */
+/** Starts PostgreSQL and Redis when they are down, installs Chromium when it is missing, and removes test schemas left behind by killed runs. */
 export default async function setup(): Promise<void> {
   const result = spawnSync('bash', ['scripts/ensure-services.sh'], { stdio: 'inherit' });
   if (result.status !== 0)
     throw new Error('PostgreSQL and Redis are needed for the tests (scripts/ensure-services.sh failed)');
+  const browser = spawnSync('bash', ['scripts/ensure-chromium.sh'], { stdio: 'inherit' });
+  if (browser.status !== 0)
+    throw new Error("Debian's chromium is needed for the browser tests (scripts/ensure-chromium.sh failed)");
   const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
   await client.connect();
   try {

@@ -1,0 +1,205 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { describeEachDialect } from '../helpers/dialects.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'violet-harbor-lantern-42';
+const require = createRequire(import.meta.url);
+// The package's own browser build (the UMD bundle beside its entry point).
+const browserBundle = readFileSync(
+  join(dirname(require.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js'),
+  'utf8',
+);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A tiny cookie jar for one origin: what a browser would keep, for API calls made from the test. */
+class Client {
+  private readonly cookies = new Map<string, string>();
+  csrf = '';
+
+  constructor(private readonly base: string) {}
+
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: Record<string, any> }> {
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(this.csrf ? { 'x-csrf-token': this.csrf } : {}),
+        cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+        origin: this.base,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const [name, value] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
+      if (value && !/expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.set(name, value);
+      else this.cookies.delete(name);
+    }
+    const text = await response.text();
+    const json = text ? (JSON.parse(text) as Record<string, any>) : {};
+    if (typeof json.csrfToken === 'string') this.csrf = json.csrfToken;
+    return { status: response.status, json };
+  }
+}
+
+describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
+  let harness: TestApp;
+  let base: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let cdp: CDPSession;
+  let authenticatorId: string;
+
+  beforeAll(async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(
+      true,
+    );
+    const port = await freePort();
+    base = `http://localhost:${port}`;
+    harness = await buildTestApp(testDatabase().url, {
+      overrides: {
+        server: { host: '127.0.0.1', port, publicUrl: base },
+        passwords: { argon2: { memoryKiB: 1024, iterations: 1, parallelism: 1 } },
+        accounts: { notifyNewSignIn: false },
+      },
+    });
+    await harness.app.listen({ host: '127.0.0.1', port });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+        '--disable-quic',
+      ],
+    });
+    context = await browser.newContext();
+    page = await context.newPage();
+    // Any page of Gatehouse's own origin: the ceremonies must run where the relying party lives.
+    await page.goto(`${base}/auth/verify-email?token=${'x'.repeat(43)}`);
+    // DevTools evaluation is not subject to the page's CSP, so the page keeps its strict policy.
+    await page.evaluate(`${browserBundle};window.SimpleWebAuthnBrowser = SimpleWebAuthnBrowser;`);
+    cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    ({ authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    }));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.app.close();
+  });
+
+  const register = (options: unknown) =>
+    page.evaluate(
+      (optionsJSON) => (globalThis as any).SimpleWebAuthnBrowser.startRegistration({ optionsJSON }),
+      options,
+    );
+  const authenticate = (options: unknown) =>
+    page.evaluate(
+      (optionsJSON) => (globalThis as any).SimpleWebAuthnBrowser.startAuthentication({ optionsJSON }),
+      options,
+    );
+
+  it('registers a passkey, then uses it as a second factor and to sign in without a password', {
+    timeout: 60_000,
+  }, async () => {
+    const email = `passkey-${dialect}@example.com`;
+    const alice = new Client(base);
+    expect((await alice.call('POST', '/api/v1/auth/signup', { email, password: PASSWORD })).status).toBe(201);
+    expect((await alice.call('POST', '/api/v1/auth/login', { email, password: PASSWORD })).json.status).toBe(
+      'ok',
+    );
+
+    const started = await alice.call('POST', '/api/v1/me/mfa/methods', { type: 'webauthn', name: 'Laptop' });
+    expect(started.status).toBe(201);
+    const registration = await register(started.json.webauthn.options);
+    const confirmed = await alice.call('POST', `/api/v1/me/mfa/methods/${started.json.method.id}/verify`, {
+      response: registration,
+    });
+    expect(confirmed.status, JSON.stringify(confirmed.json)).toBe(200);
+    expect(confirmed.json.method).toMatchObject({ type: 'webauthn', name: 'Laptop', status: 'active' });
+    expect(confirmed.json.backupCodes).toHaveLength(10);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    expect(credentials).toHaveLength(1);
+    expect(credentials[0]!.isResidentCredential).toBe(true);
+
+    // Password, then the passkey as second factor.
+    const second = new Client(base);
+    const pending = await second.call('POST', '/api/v1/auth/login', { email, password: PASSWORD });
+    expect(pending.json).toMatchObject({
+      status: 'mfa_required',
+      methods: [{ type: 'webauthn', name: 'Laptop' }],
+    });
+    const challenge = await second.call('POST', '/api/v1/auth/mfa/challenge', { type: 'webauthn' });
+    expect(challenge.status).toBe(200);
+    const assertion = await authenticate(challenge.json.options);
+    const done = await second.call('POST', '/api/v1/auth/mfa/verify', {
+      type: 'webauthn',
+      response: assertion,
+    });
+    expect(done.status, JSON.stringify(done.json)).toBe(200);
+    expect(done.json.acr).toBe('3');
+    expect(done.json.amr).toEqual(expect.arrayContaining(['pwd', 'mfa']));
+    expect(done.json.amr.some((method: string) => method === 'hwk' || method === 'swk')).toBe(true);
+    expect((await second.call('GET', '/api/v1/me')).json.session.acr).toBe('3');
+    // The pending sign-in was spent with that answer.
+    const again = await second.call('POST', '/api/v1/auth/mfa/verify', {
+      type: 'webauthn',
+      response: assertion,
+    });
+    expect(again.status).toBe(401);
+
+    // No password at all: a discoverable credential with user verification.
+    const third = new Client(base);
+    const options = await third.call('POST', '/api/v1/auth/passkey/options');
+    expect(options.json.options.userVerification).toBe('required');
+    const passwordless = await authenticate(options.json.options);
+    const signedIn = await third.call('POST', '/api/v1/auth/passkey/verify', {
+      challengeId: options.json.challengeId,
+      response: passwordless,
+    });
+    expect(signedIn.status, JSON.stringify(signedIn.json)).toBe(200);
+    expect(signedIn.json).toMatchObject({ status: 'ok', acr: '3', user: { email } });
+    expect(signedIn.json.amr).toContain('mfa');
+    expect((await third.call('GET', '/api/v1/me')).json.user.email).toBe(email);
+    const replay = await third.call('POST', '/api/v1/auth/passkey/verify', {
+      challengeId: options.json.challengeId,
+      response: passwordless,
+    });
+    expect(replay).toMatchObject({ status: 401, json: { code: 'passkey_invalid' } });
+
+    mkdirSync('test-results/browser', { recursive: true });
+    await page.screenshot({ path: `test-results/browser/passkeys-${dialect}.png` });
+  });
+});
