@@ -16,6 +16,17 @@ const browserBundle = readFileSync(
   'utf8',
 );
 
+// biome-ignore lint/suspicious/noExplicitAny: API answers are inspected loosely in this journey test.
+type Json = Record<string, any>;
+
+/** The global the UMD bundle defines in the page. */
+interface WebAuthnBrowserGlobal {
+  SimpleWebAuthnBrowser: {
+    startRegistration(input: { optionsJSON: unknown }): Promise<unknown>;
+    startAuthentication(input: { optionsJSON: unknown }): Promise<unknown>;
+  };
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -31,11 +42,7 @@ class Client {
 
   constructor(private readonly base: string) {}
 
-  async call(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: Record<string, any> }> {
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
     const response = await fetch(`${this.base}${path}`, {
       method,
       headers: {
@@ -53,7 +60,7 @@ class Client {
       else this.cookies.delete(name);
     }
     const text = await response.text();
-    const json = text ? (JSON.parse(text) as Record<string, any>) : {};
+    const json = text ? (JSON.parse(text) as Json) : {};
     if (typeof json.csrfToken === 'string') this.csrf = json.csrfToken;
     return { status: response.status, json };
   }
@@ -122,12 +129,18 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
 
   const register = (options: unknown) =>
     page.evaluate(
-      (optionsJSON) => (globalThis as any).SimpleWebAuthnBrowser.startRegistration({ optionsJSON }),
+      (optionsJSON) =>
+        (globalThis as unknown as WebAuthnBrowserGlobal).SimpleWebAuthnBrowser.startRegistration({
+          optionsJSON,
+        }),
       options,
     );
   const authenticate = (options: unknown) =>
     page.evaluate(
-      (optionsJSON) => (globalThis as any).SimpleWebAuthnBrowser.startAuthentication({ optionsJSON }),
+      (optionsJSON) =>
+        (globalThis as unknown as WebAuthnBrowserGlobal).SimpleWebAuthnBrowser.startAuthentication({
+          optionsJSON,
+        }),
       options,
     );
 
