@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_settings.js';
 import * as m0002 from './0002_identity.js';
 import * as m0003 from './0003_mfa.js';
+import * as m0004 from './0004_oidc.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -11,4 +12,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0001_settings': m0001,
   '0002_identity': m0002,
   '0003_mfa': m0003,
+  '0004_oidc': m0004,
 };

@@ -16,6 +16,8 @@ import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
+import { createOidcProvider } from './modules/oidc/provider.js';
+import { clientAdminRoutes, mountOidcProvider } from './modules/oidc/routes.js';
 import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
@@ -23,6 +25,7 @@ import { type Clock, systemClock } from './platform/clock.js';
 import { loadSecretKey } from './platform/crypto/secret-key.js';
 import { createDatabase, type DatabaseHandle } from './platform/db/connection.js';
 import { assertNotNewerThanCode, migrateToLatest, migrationStatus } from './platform/db/migrate.js';
+import { GatehouseError } from './platform/errors.js';
 import { HealthRegistry } from './platform/health.js';
 import { registerHardening } from './platform/http/hardening.js';
 import { installProblemHandling } from './platform/http/problem.js';
@@ -292,6 +295,54 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     deviceCookie,
   });
   await app.register(adminUserRoutes, { accounts: services.accounts, sessions: services.sessions });
+  await app.register(clientAdminRoutes, { clients: services.clients, resources: services.resources });
+
+  // The OpenID provider signs with keys from the database; a rotation on any node rebuilds it everywhere.
+  const buildProvider = async () => {
+    await services.signingKeys.ensure();
+    return createOidcProvider({
+      issuer: config.server.publicUrl,
+      database: platform.database,
+      clock: platform.clock,
+      secretKey: platform.secretKey,
+      jwks: await services.signingKeys.privateJwks(),
+      clients: services.clients,
+      resources: services.resources,
+      logger: platform.logger,
+      trustProxy: config.server.trustProxy !== false,
+      findAccount: (id) => services.accounts.oidcAccount(id),
+      ttl: {
+        accessTokenSeconds: config.oidc.accessTokenTtlSeconds,
+        idTokenSeconds: config.oidc.idTokenTtlSeconds,
+        refreshTokenSeconds: config.oidc.refreshTokenTtlSeconds,
+      },
+    });
+  };
+  let provider: Awaited<ReturnType<typeof buildProvider>> | undefined;
+  try {
+    provider = await buildProvider();
+  } catch (error) {
+    // Only while migrations are pending (database.migrateOnStart off): the first OAuth request retries.
+    platform.logger.warn({ err: error }, 'OpenID provider not started yet');
+  }
+  const unsubscribeKeys = await services.pubsub.subscribe('oidc.keys.changed', () => {
+    buildProvider()
+      .then((rebuilt) => {
+        provider = rebuilt;
+      })
+      .catch((error: unknown) => platform.logger.error({ err: error }, 'could not reload the signing keys'));
+  });
+  app.onShutdown(unsubscribeKeys);
+  await mountOidcProvider(app, async () => {
+    if (!provider) {
+      try {
+        provider = await buildProvider();
+      } catch (error) {
+        throw new GatehouseError('service_unavailable', 'The OpenID provider is not ready', { cause: error });
+      }
+    }
+    return provider;
+  });
   registerAccountPages(app, services.accounts, config.accounts.productName);
 
   const system = createSystemService({

@@ -4,6 +4,9 @@ import { createMailComposer, messages } from './modules/accounts/email-templates
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
+import { createClientService } from './modules/oidc/clients.js';
+import { createSigningKeys } from './modules/oidc/keys.js';
+import { createResourceService } from './modules/oidc/resources.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
 import { createSessionService } from './modules/sessions/service.js';
@@ -100,6 +103,10 @@ export async function createServices(platform: Platform) {
   });
   signInHooks = accounts.signInHooks();
 
+  const clients = createClientService({ database, clock, secretKey: platform.secretKey, events });
+  const signingKeys = createSigningKeys({ database, clock, sealedBox });
+  const resources = createResourceService({ database, clock, events });
+
   const housekeeping = createHousekeeping(
     [
       { name: 'sessions', run: () => sessions.deleteExpired() },
@@ -120,6 +127,9 @@ export async function createServices(platform: Platform) {
     sms,
     sealedBox,
     housekeeping,
+    clients,
+    resources,
+    signingKeys,
     async close() {
       await housekeeping.stop();
       await Promise.allSettled([...pending]);

@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AccountSettingsSchema } from '../modules/accounts/settings.js';
 import { MfaSettingsSchema } from '../modules/mfa/settings.js';
+import { OidcSettingsSchema } from '../modules/oidc/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
 import { SessionSettingsSchema } from '../modules/sessions/settings.js';
 import { MailSettingsSchema } from '../platform/mailer/settings.js';
@@ -201,6 +202,7 @@ export const ConfigSchema = Type.Object(
     mail: MailSettingsSchema,
     sms: SmsSettingsSchema,
     mfa: MfaSettingsSchema,
+    oidc: OidcSettingsSchema,
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +36,8 @@ export function testConfig(databaseUrl: string, overrides: Overrides = {}): Conf
         env: 'test',
         dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-data-')),
         database: { url: databaseUrl },
-        secrets: { key: randomBytes(32).toString('hex') },
+        // One key per database: every node (app) on the same database must share it, as in production.
+        secrets: { key: createHash('sha256').update(`gatehouse-test:${databaseUrl}`).digest('hex') },
         log: { level: 'info' },
         // Fake-clock tests and coverage slow the loop; overload protection is tested on its own.
         http: { maxEventLoopDelayMs: 0 },

@@ -506,6 +506,18 @@ export function createAccountService(deps: AccountServiceDependencies) {
       });
     },
 
+    /** The claims the OpenID provider puts in tokens; undefined for accounts that cannot sign in. */
+    async oidcAccount(userId: string) {
+      const user = await findUserById(database.db, userId);
+      if (user?.status !== 'active') return undefined;
+      return {
+        id: user.id,
+        email: user.email,
+        emailVerified: user.email_verified_at !== null,
+        name: user.display_name,
+      };
+    },
+
     /** Housekeeping: e-mail links past their expiry. */
     async deleteExpiredTokens(): Promise<number> {
       return deleteExpiredEmailTokens(database.db, clock.now());

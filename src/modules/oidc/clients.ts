@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../platform/clock.js';
+import { constantTimeEqual, deriveKey, keyedHash, randomToken } from '../../platform/crypto/tokens.js';
+import type { DatabaseHandle } from '../../platform/db/connection.js';
+import { GatehouseError } from '../../platform/errors.js';
+import type { EventRecorder } from '../../platform/events.js';
+import type { RequestContext } from '../sessions/service.js';
+import { OidcErrors } from './errors.js';
+import { OidcEvents } from './events.js';
+import {
+  type ClientRow,
+  deleteClient,
+  findClient,
+  insertClient,
+  listClients,
+  updateClient,
+} from './queries.js';
+
+export type GrantType =
+  | 'authorization_code'
+  | 'refresh_token'
+  | 'client_credentials'
+  | 'urn:ietf:params:oauth:grant-type:device_code';
+export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+
+export interface ClientInput {
+  readonly name: string;
+  readonly redirectUris?: readonly string[] | undefined;
+  readonly postLogoutRedirectUris?: readonly string[] | undefined;
+  readonly grants: readonly GrantType[];
+  readonly public?: boolean | undefined;
+  readonly tokenEndpointAuthMethod?: AuthMethod | undefined;
+  readonly jwksUri?: string | undefined;
+  readonly scopes?: readonly string[] | undefined;
+  readonly firstParty?: boolean | undefined;
+}
+
+export interface ClientView {
+  readonly id: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly firstParty: boolean;
+  readonly public: boolean;
+  readonly grants: string[];
+  readonly redirectUris: string[];
+  readonly postLogoutRedirectUris: string[];
+  readonly scopes: string[];
+  readonly tokenEndpointAuthMethod: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export const OPENID_SCOPES = ['openid', 'email', 'profile', 'offline_access'];
+/** Our own client metadata (declared to oidc-provider as extra metadata): the API scopes a client may request. */
+export const API_SCOPES_METADATA = 'gatehouse_api_scopes';
+
+function toView(row: ClientRow): ClientView {
+  const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
+  return {
+    id: row.id,
+    name: row.name,
+    enabled: row.enabled === 1,
+    firstParty: row.first_party === 1,
+    public: metadata.token_endpoint_auth_method === 'none',
+    grants: (metadata.grant_types as string[]) ?? [],
+    redirectUris: (metadata.redirect_uris as string[]) ?? [],
+    postLogoutRedirectUris: (metadata.post_logout_redirect_uris as string[]) ?? [],
+    scopes: [
+      ...String(metadata.scope ?? '')
+        .split(' ')
+        .filter(Boolean),
+      ...((metadata[API_SCOPES_METADATA] as string[] | undefined) ?? []),
+    ],
+    tokenEndpointAuthMethod: String(metadata.token_endpoint_auth_method),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+/**
+ * OAuth clients. Secrets are generated here (256 bits) and stored as a keyed SHA-256: a slow password hash
+ * would cap token throughput, and a 256-bit random secret needs no stretching. Shown once, at creation or
+ * rotation.
+ */
+export function createClientService(deps: {
+  database: DatabaseHandle;
+  clock: Clock;
+  secretKey: Buffer;
+  events: EventRecorder;
+}) {
+  const { database, clock } = deps;
+  const secretKey = deriveKey(deps.secretKey, 'oauth-client-secret');
+  const hashSecret = (secret: string) => keyedHash(secretKey, secret);
+
+  const metadataFor = (input: ClientInput) => {
+    const scopes = [...(input.scopes ?? ['openid', 'email', 'profile', 'offline_access'])];
+    const authMethod: AuthMethod = input.public
+      ? 'none'
+      : (input.tokenEndpointAuthMethod ?? 'client_secret_basic');
+    if (input.public && input.grants.includes('client_credentials')) {
+      throw new GatehouseError(OidcErrors.client_invalid, 'A public client cannot use client_credentials');
+    }
+    if (input.grants.includes('authorization_code') && (input.redirectUris ?? []).length === 0) {
+      throw new GatehouseError(
+        OidcErrors.client_invalid,
+        'authorization_code needs at least one redirect URI',
+      );
+    }
+    if (authMethod === 'private_key_jwt' && !input.jwksUri) {
+      throw new GatehouseError(OidcErrors.client_invalid, 'private_key_jwt needs a jwksUri');
+    }
+    return {
+      grant_types: [...input.grants],
+      response_types: input.grants.includes('authorization_code') ? ['code'] : [],
+      redirect_uris: [...(input.redirectUris ?? [])],
+      post_logout_redirect_uris: [...(input.postLogoutRedirectUris ?? [])],
+      token_endpoint_auth_method: authMethod,
+      ...(input.jwksUri ? { jwks_uri: input.jwksUri } : {}),
+      // OpenID scopes go to oidc-provider; API scopes decide which resources' tokens the client may get.
+      ...(scopes.some((scope) => OPENID_SCOPES.includes(scope))
+        ? { scope: scopes.filter((scope) => OPENID_SCOPES.includes(scope)).join(' ') }
+        : {}),
+      [API_SCOPES_METADATA]: scopes.filter((scope) => !OPENID_SCOPES.includes(scope)),
+    };
+  };
+
+  const record = (
+    name: string,
+    clientId: string,
+    context: RequestContext & { actorUserId?: string | undefined },
+    details = {},
+  ) =>
+    deps.events.record({
+      name,
+      severity: 'medium',
+      outcome: 'success',
+      actorUserId: context.actorUserId,
+      ip: context.ip,
+      requestId: context.requestId,
+      details: { clientId, ...details },
+    });
+
+  async function requireClient(id: string): Promise<ClientRow> {
+    const row = await findClient(database.db, id);
+    if (!row) throw new GatehouseError(OidcErrors.client_not_found);
+    return row;
+  }
+
+  return {
+    hashSecret,
+
+    /** oidc-provider compares the presented secret with the stored value: compare their keyed hashes instead. */
+    compareSecret(presented: string, stored: string): boolean {
+      return constantTimeEqual(hashSecret(presented), stored);
+    },
+
+    async create(input: ClientInput, context: RequestContext & { actorUserId?: string | undefined }) {
+      const metadata = metadataFor(input);
+      const needsSecret = metadata.token_endpoint_auth_method.startsWith('client_secret');
+      const secret = needsSecret ? randomToken(32) : undefined;
+      const now = clock.now();
+      const row: ClientRow = {
+        id: `gh_${randomBytes(12).toString('base64url')}`,
+        name: input.name,
+        secret_hash: secret ? hashSecret(secret) : null,
+        metadata: JSON.stringify(metadata),
+        first_party: input.firstParty ? 1 : 0,
+        enabled: 1,
+        created_at: now,
+        updated_at: now,
+      };
+      await insertClient(database.db, row);
+      record(OidcEvents.clientCreated, row.id, context, { grants: metadata.grant_types });
+      return { client: toView(row), ...(secret ? { secret } : {}) };
+    },
+
+    async get(id: string): Promise<ClientView> {
+      return toView(await requireClient(id));
+    },
+
+    async list(): Promise<ClientView[]> {
+      return (await listClients(database.db)).map(toView);
+    },
+
+    async setEnabled(
+      id: string,
+      enabled: boolean,
+      context: RequestContext & { actorUserId?: string | undefined },
+    ) {
+      await requireClient(id);
+      await updateClient(database.db, id, { enabled: enabled ? 1 : 0, updated_at: clock.now() });
+      record(enabled ? OidcEvents.clientEnabled : OidcEvents.clientDisabled, id, context);
+      return toView(await requireClient(id));
+    },
+
+    async rotateSecret(id: string, context: RequestContext & { actorUserId?: string | undefined }) {
+      const row = await requireClient(id);
+      if (!row.secret_hash) throw new GatehouseError(OidcErrors.client_invalid, 'This client has no secret');
+      const secret = randomToken(32);
+      await updateClient(database.db, id, { secret_hash: hashSecret(secret), updated_at: clock.now() });
+      record(OidcEvents.clientSecretRotated, id, context);
+      return { client: toView(await requireClient(id)), secret };
+    },
+
+    async remove(id: string, context: RequestContext & { actorUserId?: string | undefined }) {
+      if ((await deleteClient(database.db, id)) === 0) throw new GatehouseError(OidcErrors.client_not_found);
+      record(OidcEvents.clientDeleted, id, context);
+    },
+  };
+}
+
+export type ClientService = ReturnType<typeof createClientService>;

@@ -1,0 +1,7 @@
+import { defineErrorCodes } from '../../platform/errors.js';
+
+export const OidcErrors = defineErrorCodes({
+  client_not_found: { status: 404, title: 'No such OAuth client', expose: true },
+  client_invalid: { status: 400, title: 'The client registration is not valid', expose: true },
+  resource_not_found: { status: 404, title: 'No such API resource', expose: true },
+});

@@ -1,0 +1,10 @@
+/** Security events of the OpenID Connect provider (logged now; stored by the audit log once it exists). */
+export const OidcEvents = {
+  clientCreated: 'client.created',
+  clientEnabled: 'client.enabled',
+  clientDisabled: 'client.disabled',
+  clientSecretRotated: 'client.secret_rotated',
+  clientDeleted: 'client.deleted',
+  resourceCreated: 'resource.created',
+  resourceDeleted: 'resource.deleted',
+} as const;

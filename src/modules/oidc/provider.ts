@@ -1,0 +1,138 @@
+import type { JWK } from 'jose';
+import Provider, { type Configuration, errors } from 'oidc-provider';
+import type { Clock } from '../../platform/clock.js';
+import { deriveKey } from '../../platform/crypto/tokens.js';
+import type { DatabaseHandle } from '../../platform/db/connection.js';
+import type { Logger } from '../../platform/logger.js';
+import { createOidcAdapter } from './adapter.js';
+import { API_SCOPES_METADATA, type ClientService } from './clients.js';
+import type { ResourceService } from './resources.js';
+
+/** Where each endpoint lives, below the issuer (discovery stays at /.well-known/openid-configuration). */
+export const OIDC_ROUTES = {
+  authorization: '/oauth2/authorize',
+  token: '/oauth2/token',
+  jwks: '/oauth2/jwks',
+  userinfo: '/oauth2/userinfo',
+  introspection: '/oauth2/introspect',
+  revocation: '/oauth2/revoke',
+  end_session: '/oauth2/logout',
+  device_authorization: '/oauth2/device/auth',
+  code_verification: '/oauth2/device',
+  pushed_authorization_request: '/oauth2/par',
+} as const;
+
+export interface OidcAccount {
+  readonly id: string;
+  readonly email: string;
+  readonly emailVerified: boolean;
+  readonly name: string | null;
+}
+
+export interface OidcProviderDependencies {
+  readonly issuer: string;
+  readonly database: DatabaseHandle;
+  readonly clock: Clock;
+  readonly secretKey: Buffer;
+  readonly jwks: JWK[];
+  readonly clients: ClientService;
+  readonly resources: ResourceService;
+  readonly logger: Logger;
+  readonly trustProxy: boolean;
+  readonly findAccount: (id: string) => Promise<OidcAccount | undefined>;
+  readonly ttl: { accessTokenSeconds: number; idTokenSeconds: number; refreshTokenSeconds: number };
+}
+
+/**
+ * oidc-provider, configured for OAuth 2.1: code flow with PKCE (S256) for every client, no implicit or password
+ * grants, rotating refresh tokens, client credentials, introspection and revocation. Gatehouse supplies the
+ * storage, keys, clients and accounts.
+ */
+export function createOidcProvider(deps: OidcProviderDependencies): Provider {
+  const configuration: Configuration = {
+    adapter: createOidcAdapter(deps.database, deps.clock),
+    jwks: { keys: deps.jwks as never },
+    routes: OIDC_ROUTES,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    cookies: { keys: [deriveKey(deps.secretKey, 'oidc-cookies').toString('base64url')] },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+    },
+    extraClientMetadata: { properties: [API_SCOPES_METADATA] },
+    features: {
+      devInteractions: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        // A client may get a token for an API only for the API scopes it was registered with.
+        async getResourceServerInfo(_ctx, indicator, client) {
+          const resource = await deps.resources.byIdentifier(indicator);
+          const allowed = new Set((client.metadata()[API_SCOPES_METADATA] as string[] | undefined) ?? []);
+          const scopes = resource?.scopes.filter((scope) => allowed.has(scope)) ?? [];
+          if (!resource || scopes.length === 0) throw new errors.InvalidTarget();
+          return {
+            scope: scopes.join(' '),
+            audience: resource.identifier,
+            accessTokenTTL: resource.accessTokenTtlSeconds ?? deps.ttl.accessTokenSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+    },
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: deps.ttl.accessTokenSeconds,
+      ClientCredentials: deps.ttl.accessTokenSeconds,
+      IdToken: deps.ttl.idTokenSeconds,
+      RefreshToken: deps.ttl.refreshTokenSeconds,
+      AuthorizationCode: 60,
+      Interaction: 600,
+      Session: 86_400,
+      Grant: deps.ttl.refreshTokenSeconds,
+    },
+    interactions: { url: (_ctx, interaction) => `/oauth2/interaction/${interaction.uid}` },
+    async findAccount(_ctx, sub) {
+      const account = await deps.findAccount(sub);
+      if (!account) return undefined;
+      return {
+        accountId: account.id,
+        async claims() {
+          return {
+            sub: account.id,
+            email: account.email,
+            email_verified: account.emailVerified,
+            name: account.name ?? undefined,
+          };
+        },
+      };
+    },
+    renderError(ctx, out) {
+      ctx.type = 'application/json';
+      ctx.body = out;
+    },
+  };
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = deps.trustProxy;
+  // Stored secrets are keyed hashes: compare the hash of what the client presents, in constant time.
+  provider.Client.prototype.compareClientSecret = async function compare(
+    this: { clientSecret?: string },
+    actual: string,
+  ) {
+    return this.clientSecret !== undefined && deps.clients.compareSecret(actual, this.clientSecret);
+  };
+  provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'OpenID provider error'));
+  return provider;
+}

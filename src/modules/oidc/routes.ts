@@ -1,0 +1,201 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import { problemResponses } from '../../platform/http/problem.js';
+import { requestContext } from '../accounts/routes.js';
+import type { ClientService } from './clients.js';
+import { OIDC_ROUTES } from './provider.js';
+import type { ResourceService } from './resources.js';
+import {
+  ClientBody,
+  ClientParams,
+  ClientResponse,
+  ClientsResponse,
+  CreatedClientResponse,
+  PatchClientBody,
+  ResourceBody,
+  ResourceParams,
+  ResourceResponse,
+  ResourcesResponse,
+} from './schemas.js';
+
+/**
+ * Hands the protocol endpoints to oidc-provider untouched: the body stays unread (the engine parses it),
+ * and the reply is hijacked so the engine writes the response itself.
+ */
+export async function mountOidcProvider(
+  app: FastifyInstance,
+  provider: () => Promise<Provider>,
+): Promise<void> {
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    // One Koa handler per provider instance (a key rotation builds a new provider).
+    const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+    const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+      const engine = await provider();
+      let handler = handlers.get(engine);
+      if (!handler) {
+        handler = engine.callback();
+        handlers.set(engine, handler);
+      }
+      reply.hijack();
+      await handler(request.raw, reply.raw);
+    };
+    const paths = [
+      '/.well-known/openid-configuration',
+      ...new Set(Object.values(OIDC_ROUTES).map((path) => `${path}`)),
+    ];
+    for (const path of paths) {
+      scope.route({
+        method: ['GET', 'POST', 'OPTIONS'],
+        url: path,
+        schema: { hide: true },
+        handler: forward,
+      });
+    }
+  });
+}
+
+/** Client and API resource administration (`/api/v1/admin/clients`, `/api/v1/admin/resources`). */
+export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
+  clients: ClientService;
+  resources: ResourceService;
+}> = async (app, { clients, resources }) => {
+  const tags = ['admin'];
+  const admin = { auth: 'admin' as const };
+  const actor = (request: FastifyRequest) => ({
+    ...requestContext(request),
+    actorUserId: request.session?.userId,
+  });
+
+  app.get(
+    '/api/v1/admin/clients',
+    {
+      config: admin,
+      schema: { tags, summary: 'OAuth clients', response: { 200: ClientsResponse, ...problemResponses } },
+    },
+    async () => ({ clients: await clients.list() }),
+  );
+
+  app.post(
+    '/api/v1/admin/clients',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Register an OAuth client; the secret is shown once',
+        body: ClientBody,
+        response: { 201: CreatedClientResponse, ...problemResponses },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await clients.create(request.body, actor(request))),
+  );
+
+  app.get(
+    '/api/v1/admin/clients/:clientId',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'One OAuth client',
+        params: ClientParams,
+        response: { 200: ClientResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ client: await clients.get(request.params.clientId) }),
+  );
+
+  app.patch(
+    '/api/v1/admin/clients/:clientId',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Enable or disable an OAuth client',
+        params: ClientParams,
+        body: PatchClientBody,
+        response: { 200: ClientResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({
+      client: await clients.setEnabled(request.params.clientId, request.body.enabled, actor(request)),
+    }),
+  );
+
+  app.post(
+    '/api/v1/admin/clients/:clientId/rotate-secret',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Replace the client secret; the old one stops working at once; the new one is shown once',
+        params: ClientParams,
+        response: { 200: CreatedClientResponse, ...problemResponses },
+      },
+    },
+    async (request) => clients.rotateSecret(request.params.clientId, actor(request)),
+  );
+
+  app.delete(
+    '/api/v1/admin/clients/:clientId',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Delete an OAuth client',
+        params: ClientParams,
+        response: { 204: { type: 'null' }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      await clients.remove(request.params.clientId, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/admin/resources',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'APIs that accept access tokens',
+        response: { 200: ResourcesResponse, ...problemResponses },
+      },
+    },
+    async () => ({ resources: await resources.list() }),
+  );
+
+  app.post(
+    '/api/v1/admin/resources',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Register an API (resource indicator and scopes); its access tokens are JWTs',
+        body: ResourceBody,
+        response: { 201: ResourceResponse, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send({ resource: await resources.create(request.body, actor(request)) }),
+  );
+
+  app.delete(
+    '/api/v1/admin/resources/:resourceId',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Remove an API',
+        params: ResourceParams,
+        response: { 204: { type: 'null' }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      await resources.remove(request.params.resourceId, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+};
