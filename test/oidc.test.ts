@@ -209,11 +209,15 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
   });
 
   it('refuses to sign with keys it cannot decrypt (another master key), and says why', async () => {
-    const other = await buildTestApp(testDatabase().url, { overrides: { secrets: { key: 'ab'.repeat(32) } } });
+    const other = await buildTestApp(testDatabase().url, {
+      overrides: { secrets: { key: 'ab'.repeat(32) } },
+    });
     try {
       const discovery = await other.app.inject({ method: 'GET', url: '/.well-known/openid-configuration' });
       expect(discovery.statusCode).toBe(503);
-      expect(other.logs.text).toContain('cannot be decrypted: this database was set up with another secrets.key');
+      expect(other.logs.text).toContain(
+        'cannot be decrypted: this database was set up with another secrets.key',
+      );
     } finally {
       await other.app.close();
     }
