@@ -4,6 +4,7 @@ import { createMailComposer, messages } from './modules/accounts/email-templates
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
+import { deleteExpiredArtefacts } from './modules/oidc/adapter.js';
 import { createClientService } from './modules/oidc/clients.js';
 import { createSigningKeys } from './modules/oidc/keys.js';
 import { createResourceService } from './modules/oidc/resources.js';
@@ -112,6 +113,7 @@ export async function createServices(platform: Platform) {
       { name: 'sessions', run: () => sessions.deleteExpired() },
       { name: 'email_tokens', run: () => accounts.deleteExpiredTokens() },
       { name: 'mfa_challenges', run: () => mfa.deleteExpired() },
+      { name: 'oidc_artefacts', run: () => deleteExpiredArtefacts(database, clock) },
     ],
     { intervalSeconds: config.housekeeping.intervalSeconds, logger, registry: metrics.registry },
   );

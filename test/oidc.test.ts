@@ -114,8 +114,18 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(tokens.access_token.split('.')).toHaveLength(1);
     const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
     expect(introspected).toMatchObject({ active: true, client_id: client.id });
+    // Stored in our database until revoked.
+    const artefacts = () =>
+      harness.app.gatehouse.database.db
+        .selectFrom('oidc_models')
+        .select('kind')
+        .where('kind', '=', 'ClientCredentials')
+        .execute();
+    const before = (await artefacts()).length;
+    expect(before).toBeGreaterThan(0);
     await oidc.tokenRevocation(config, tokens.access_token);
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    expect((await artefacts()).length).toBe(before - 1);
   });
 
   it('issues RFC 9068 JWT access tokens for a registered API, with only the scopes the client may have', async () => {

@@ -3,6 +3,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import {
   consumeModel,
+  deleteExpiredModels,
   destroyGrant,
   destroyModel,
   findClient,
@@ -87,4 +88,9 @@ export function createOidcAdapter(database: DatabaseHandle, clock: Clock) {
       await destroyGrant(database.db, grantId);
     }
   };
+}
+
+/** Housekeeping: codes, tokens, sessions and interactions past their expiry. */
+export function deleteExpiredArtefacts(database: DatabaseHandle, clock: Clock): Promise<number> {
+  return deleteExpiredModels(database.db, clock.now());
 }
