@@ -16,6 +16,7 @@ import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
+import { registerInteractions } from './modules/oidc/interactions.js';
 import { createOidcProvider } from './modules/oidc/provider.js';
 import { clientAdminRoutes, mountOidcProvider } from './modules/oidc/routes.js';
 import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
@@ -333,7 +334,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       .catch((error: unknown) => platform.logger.error({ err: error }, 'could not reload the signing keys'));
   });
   app.onShutdown(unsubscribeKeys);
-  await mountOidcProvider(app, async () => {
+  const currentProvider = async () => {
     if (!provider) {
       try {
         provider = await buildProvider();
@@ -342,6 +343,21 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       }
     }
     return provider;
+  };
+  await mountOidcProvider(app, currentProvider);
+  registerInteractions(app, {
+    provider: currentProvider,
+    accounts: services.accounts,
+    mfa: services.mfa,
+    productName: config.accounts.productName,
+    cookie,
+    pendingCookie,
+    isFirstParty: (clientId) =>
+      services.clients.get(clientId).then(
+        (client) => client.firstParty,
+        () => false,
+      ),
+    now: () => platform.clock.now(),
   });
   registerAccountPages(app, services.accounts, config.accounts.productName);
 

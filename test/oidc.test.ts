@@ -1,19 +1,11 @@
-import { createServer } from 'node:net';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from './helpers/app.js';
+import { buildTestApp, listenTestApp, type TestApp } from './helpers/app.js';
 import { describeEachDialect } from './helpers/dialects.js';
 
 const PASSWORD = 'violet-harbor-lantern-42';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
   let harness: TestApp;
@@ -21,16 +13,9 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
   let admin: { cookie: string; csrf: string };
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://localhost:${port}`;
-    harness = await buildTestApp(testDatabase().url, {
-      overrides: {
-        server: { host: '127.0.0.1', port, publicUrl: issuer },
-        passwords: { argon2: { memoryKiB: 1024, iterations: 1, parallelism: 1 } },
-        accounts: { notifyNewSignIn: false },
-      },
-    });
-    await harness.app.listen({ host: '127.0.0.1', port });
+    const started = await listenTestApp(testDatabase().url);
+    harness = started;
+    issuer = started.baseUrl;
     const email = `admin-${dialect}@example.com`;
     const created = await harness.app.inject({
       method: 'POST',
@@ -231,5 +216,273 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     } finally {
       await other.app.close();
     }
+  });
+
+  /** A browser as far as redirects and cookies go: follows 30x by hand and keeps cookies for our origin. */
+  class UserAgent {
+    private readonly cookies = new Map<string, string>();
+
+    async request(url: string, init: { method?: string; form?: Record<string, string> } = {}) {
+      const response = await fetch(url, {
+        method: init.method ?? 'GET',
+        redirect: 'manual',
+        headers: {
+          cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+          ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded', origin: issuer } : {}),
+        },
+        ...(init.form ? { body: new URLSearchParams(init.form).toString() } : {}),
+      });
+      for (const line of response.headers.getSetCookie()) {
+        const pair = line.split(';')[0]!;
+        const name = pair.slice(0, pair.indexOf('='));
+        const value = pair.slice(pair.indexOf('=') + 1);
+        if (value && !/expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.set(name, value);
+        else this.cookies.delete(name);
+      }
+      return {
+        status: response.status,
+        location: response.headers.get('location'),
+        body: await response.text(),
+      };
+    }
+
+    /** Follows redirects until a page or a URL outside the issuer (the client's callback). */
+    async follow(url: string, init: { method?: string; form?: Record<string, string> } = {}) {
+      let response = await this.request(url, init);
+      let current = url;
+      while (response.status >= 300 && response.status < 400 && response.location) {
+        current = new URL(response.location, current).toString();
+        if (!current.startsWith(issuer)) return { url: current, status: response.status, body: '' };
+        response = await this.request(current);
+      }
+      return { url: current, status: response.status, body: response.body };
+    }
+  }
+
+  const REDIRECT_URI = 'https://app.example.com/callback';
+
+  async function webClient(extra: Record<string, unknown> = {}) {
+    const response = await adminCall('POST', '/api/v1/admin/clients', {
+      name: 'Example app',
+      grants: ['authorization_code', 'refresh_token'],
+      redirectUris: [REDIRECT_URI],
+      ...extra,
+    });
+    expect(response.statusCode, response.body).toBe(201);
+    return response.json() as { client: { id: string }; secret: string };
+  }
+
+  async function userAccount(email: string) {
+    const created = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/signup',
+      payload: { email, password: PASSWORD, name: 'Ada' },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    return created.json().user.id as string;
+  }
+
+  /** Authorization request → login form → consent → callback; returns the callback URL. */
+  async function authorize(
+    config: oidc.Configuration,
+    email: string,
+    parameters: Record<string, string>,
+    agent = new UserAgent(),
+  ) {
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, ...parameters });
+    let step = await agent.follow(url.toString());
+    if (step.body.includes('name="password"')) {
+      expect(step.body).toContain('name="email"');
+      const action = /action="([^"]+\/login)"/.exec(step.body)![1]!;
+      step = await agent.follow(new URL(action, issuer).toString(), {
+        method: 'POST',
+        form: { email, password: PASSWORD },
+      });
+    }
+    if (step.body.includes('/confirm"')) {
+      expect(step.body).toContain('Example app');
+      const action = /action="([^"]+\/confirm)"/.exec(step.body)![1]!;
+      step = await agent.follow(new URL(action, issuer).toString(), { method: 'POST', form: {} });
+    }
+    return { callback: new URL(step.url), agent, step };
+  }
+
+  it('runs the authorization code flow with PKCE through the HTML sign-in form, then userinfo, refresh and revoke', async () => {
+    const email = `code-${dialect}@example.com`;
+    const userId = await userAccount(email);
+    const { client, secret } = await webClient();
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const { callback, step } = await authorize(config, email, {
+      scope: 'openid email profile offline_access',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+      prompt: 'consent',
+    });
+    expect(callback.origin + callback.pathname, JSON.stringify(step)).toBe(REDIRECT_URI);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    });
+    const claims = tokens.claims()!;
+    expect(claims).toMatchObject({ sub: userId, iss: issuer, aud: client.id, amr: ['pwd'], acr: '1' });
+    expect(claims.auth_time).toEqual(expect.any(Number));
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, userId);
+    expect(info).toMatchObject({ sub: userId, email, email_verified: false, name: 'Ada' });
+
+    // Refresh tokens rotate; presenting a spent one revokes the whole family.
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.refresh_token).toBeTruthy();
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    await expect(oidc.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    expect((await oidc.tokenIntrospection(config, refreshed.access_token)).active).toBe(false);
+
+    // A code works once; using it again fails and revokes what it issued.
+    const second = await authorize(config, email, {
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    const again = await oidc.authorizationCodeGrant(config, second.callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    await expect(
+      oidc.authorizationCodeGrant(config, second.callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(config, again.access_token)).active).toBe(false);
+  });
+
+  it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
+    const email = `sso-${dialect}@example.com`;
+    await userAccount(email);
+    const { client, secret } = await webClient({ firstParty: true });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const parameters = {
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    };
+    const first = await authorize(config, email, parameters);
+    expect(first.callback.searchParams.get('code')).toBeTruthy();
+    // Same browser: no form, no consent (first-party).
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, ...parameters });
+    const silent = await first.agent.follow(url.toString());
+    expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
+    const forced = await first.agent.follow(
+      oidc
+        .buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, ...parameters, prompt: 'login' })
+        .toString(),
+    );
+    expect(forced.body).toContain('name="password"');
+  });
+
+  it('asks for the second factor on the sign-in page when the account has one', async () => {
+    const email = `mfa-code-${dialect}@example.com`;
+    await userAccount(email);
+    const login = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: PASSWORD },
+    });
+    const session = {
+      cookie: String(login.headers['set-cookie']).split(';')[0]!,
+      csrf: login.json().csrfToken,
+    };
+    const started = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/me/mfa/methods',
+      payload: { type: 'totp' },
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf },
+    });
+    const confirmed = await harness.app.inject({
+      method: 'POST',
+      url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
+      payload: {
+        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate(),
+      },
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf },
+    });
+    const backupCode = confirmed.json().backupCodes[0] as string;
+    const { client, secret } = await webClient({ firstParty: true });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const agent = new UserAgent();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const form = await agent.follow(url.toString());
+    const loginAction = /action="([^"]+\/login)"/.exec(form.body)![1]!;
+    const mfaPage = await agent.follow(new URL(loginAction, issuer).toString(), {
+      method: 'POST',
+      form: { email, password: PASSWORD },
+    });
+    expect(mfaPage.body).toContain('Two-step verification');
+    const mfaAction = /action="([^"]+\/mfa)"/.exec(mfaPage.body)![1]!;
+    const wrong = await agent.follow(new URL(mfaAction, issuer).toString(), {
+      method: 'POST',
+      form: { code: '000000' },
+    });
+    expect(wrong.status).toBe(401);
+    const done = await agent.follow(new URL(mfaAction, issuer).toString(), {
+      method: 'POST',
+      form: { code: backupCode },
+    });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: verifier,
+    });
+    expect(tokens.claims()).toMatchObject({ amr: ['pwd', 'otp', 'mfa'], acr: '2' });
+  });
+
+  it('rejects a missing or plain PKCE challenge and a redirect URI that is not registered', async () => {
+    const { client, secret } = await webClient();
+    const config = await discover(client.id, secret);
+    const agent = new UserAgent();
+    const missing = await agent.request(
+      oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid' }).toString(),
+    );
+    expect(new URL(missing.location!).searchParams.get('error')).toBe('invalid_request');
+    const plain = await agent.request(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid',
+          code_challenge: 'a'.repeat(43),
+          code_challenge_method: 'plain',
+        })
+        .toString(),
+    );
+    expect(new URL(plain.location!).searchParams.get('error')).toBe('invalid_request');
+    const mismatch = await agent.request(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: 'https://app.example.com/callback/other',
+          scope: 'openid',
+          code_challenge: 'a'.repeat(43),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+    );
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.location).toBeNull();
+    expect(mismatch.body).toContain('redirect_uri');
   });
 });

@@ -1,4 +1,54 @@
+import type { FastifyReply } from 'fastify';
+import { isGatehouseError } from './errors.js';
+import { pageCsp } from './http/hardening.js';
+
 /** Escapes text for HTML element content and double- or single-quoted attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
+export interface PageContent {
+  readonly title: string;
+  readonly body: string;
+}
+
+/** The one page layout: strict nonce CSP, no script, readable without styles, not cached. */
+export function page(
+  reply: FastifyReply,
+  productName: string,
+  content: PageContent,
+  status = 200,
+  formTargets: readonly string[] = [],
+): FastifyReply {
+  const nonce = pageCsp(reply, formTargets);
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
+<title>${escapeHtml(content.title)} · ${escapeHtml(productName)}</title>
+<style nonce="${nonce}">
+  body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }
+  main { max-width: 26rem; margin: 10vh auto; background: #fff; padding: 2rem; border-radius: 8px; box-shadow: 0 1px 4px #0002; }
+  h1 { font-size: 1.35rem; margin-top: 0; }
+  label { display: block; margin: 1rem 0 .25rem; font-weight: 600; }
+  input { width: 100%; box-sizing: border-box; padding: .6rem; font: inherit; border: 1px solid #8a93a6; border-radius: 4px; }
+  button { margin-top: 1.25rem; width: 100%; padding: .7rem; font: inherit; font-weight: 600; color: #fff; background: #2851a3; border: 0; border-radius: 4px; cursor: pointer; }
+  button:focus, input:focus { outline: 3px solid #f2b400; outline-offset: 1px; }
+  .error { color: #a11d1d; } .ok { color: #1d6b2c; }
+  button.secondary { color: #2851a3; background: #fff; border: 1px solid #2851a3; }
+  .product { color: #556; font-size: .9rem; margin-bottom: 1.5rem; }
+</style>
+</head>
+<body><main><div class="product">${escapeHtml(productName)}</div>${content.body}</main></body>
+</html>`;
+  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+}
+
+/** An error as a paragraph: the message when it is safe to show, a generic one otherwise. */
+export function failureMessage(error: unknown): string {
+  const message =
+    isGatehouseError(error) && error.expose ? error.message : 'Something went wrong. Please try again.';
+  return `<p class="error" role="alert">${escapeHtml(message)}</p>`;
 }

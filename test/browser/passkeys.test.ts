@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { listenTestApp, type TestApp } from '../helpers/app.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,14 +24,6 @@ interface WebAuthnBrowserGlobal {
     startRegistration(input: { optionsJSON: unknown }): Promise<unknown>;
     startAuthentication(input: { optionsJSON: unknown }): Promise<unknown>;
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A tiny cookie jar for one origin: what a browser would keep, for API calls made from the test. */
@@ -79,16 +70,9 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(
       true,
     );
-    const port = await freePort();
-    base = `http://localhost:${port}`;
-    harness = await buildTestApp(testDatabase().url, {
-      overrides: {
-        server: { host: '127.0.0.1', port, publicUrl: base },
-        passwords: { argon2: { memoryKiB: 1024, iterations: 1, parallelism: 1 } },
-        accounts: { notifyNewSignIn: false },
-      },
-    });
-    await harness.app.listen({ host: '127.0.0.1', port });
+    const started = await listenTestApp(testDatabase().url);
+    harness = started;
+    base = started.baseUrl;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

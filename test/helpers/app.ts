@@ -83,3 +83,36 @@ export async function withTestApp<T>(
     await database.drop();
   }
 }
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * A Gatehouse app listening on a real loopback socket whose public URL is http://localhost:<port>, for clients
+ * that need the issuer and origin to match what they connect to (openid-client, WebAuthn in a browser).
+ */
+export async function listenTestApp(
+  databaseUrl: string,
+  overrides: Overrides = {},
+): Promise<TestApp & { baseUrl: string }> {
+  const port = await freePort();
+  const baseUrl = `http://localhost:${port}`;
+  const harness = await buildTestApp(databaseUrl, {
+    overrides: merge(
+      {
+        server: { host: '127.0.0.1', port, publicUrl: baseUrl },
+        passwords: { argon2: { memoryKiB: 1024, iterations: 1, parallelism: 1 } },
+        accounts: { notifyNewSignIn: false },
+      },
+      overrides,
+    ),
+  });
+  await harness.app.listen({ host: '127.0.0.1', port });
+  return { ...harness, baseUrl };
+}

@@ -1,7 +1,5 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { isGatehouseError } from '../../platform/errors.js';
-import { escapeHtml } from '../../platform/html.js';
-import { pageCsp } from '../../platform/http/hardening.js';
+import type { FastifyInstance } from 'fastify';
+import { escapeHtml, failureMessage as failure, page } from '../../platform/html.js';
 import { requestContext } from './routes.js';
 import type { AccountService } from './service.js';
 
@@ -11,48 +9,11 @@ import type { AccountService } from './service.js';
  * The full sign-in pages and account portal come later; these are their plain precursors.
  */
 
-interface PageContent {
-  readonly title: string;
-  readonly body: string;
-}
-
-function page(reply: FastifyReply, productName: string, content: PageContent, status = 200): FastifyReply {
-  const nonce = pageCsp(reply);
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(content.title)} · ${escapeHtml(productName)}</title>
-<style nonce="${nonce}">
-  body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }
-  main { max-width: 26rem; margin: 10vh auto; background: #fff; padding: 2rem; border-radius: 8px; box-shadow: 0 1px 4px #0002; }
-  h1 { font-size: 1.35rem; margin-top: 0; }
-  label { display: block; margin: 1rem 0 .25rem; font-weight: 600; }
-  input { width: 100%; box-sizing: border-box; padding: .6rem; font: inherit; border: 1px solid #8a93a6; border-radius: 4px; }
-  button { margin-top: 1.25rem; width: 100%; padding: .7rem; font: inherit; font-weight: 600; color: #fff; background: #2851a3; border: 0; border-radius: 4px; cursor: pointer; }
-  button:focus, input:focus { outline: 3px solid #f2b400; outline-offset: 1px; }
-  .error { color: #a11d1d; } .ok { color: #1d6b2c; }
-  .product { color: #556; font-size: .9rem; margin-bottom: 1.5rem; }
-</style>
-</head>
-<body><main><div class="product">${escapeHtml(productName)}</div>${content.body}</main></body>
-</html>`;
-  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
-}
-
 const form = (action: string, token: string, fields: string, button: string) =>
   `<form method="post" action="${action}"><input type="hidden" name="token" value="${escapeHtml(token)}">${fields}<button type="submit">${button}</button></form>`;
 
 const passwordField = (label: string) =>
   `<label for="password">${label}</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="4096">`;
-
-function failure(error: unknown): string {
-  const message =
-    isGatehouseError(error) && error.expose ? error.message : 'Something went wrong. Please try again.';
-  return `<p class="error" role="alert">${escapeHtml(message)}</p>`;
-}
 
 export function registerAccountPages(
   app: FastifyInstance,

@@ -54,15 +54,25 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     jwks: { keys: deps.jwks as never },
     routes: OIDC_ROUTES,
     responseTypes: ['code'],
+    // The levels sessions carry (MFA issue): 1 one factor, 2 two, 3 phishing-resistant.
+    acrValues: ['1', '2', '3'],
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'email', 'profile'],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    // acr, amr and auth_time come from how the Gatehouse session was proven (see interactions.ts).
+    // Listed under `openid` so every ID token carries them, not only when a client asks through `claims`.
+    claims: {
+      sid: null,
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+    },
     cookies: { keys: [deriveKey(deps.secretKey, 'oidc-cookies').toString('base64url')] },
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'ES256',
+      require_auth_time: true,
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256'],

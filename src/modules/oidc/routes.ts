@@ -4,7 +4,6 @@ import type Provider from 'oidc-provider';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
 import type { ClientService } from './clients.js';
-import { OIDC_ROUTES } from './provider.js';
 import type { ResourceService } from './resources.js';
 import {
   ClientBody,
@@ -42,11 +41,9 @@ export async function mountOidcProvider(
       reply.hijack();
       await handler(request.raw, reply.raw);
     };
-    const paths = [
-      '/.well-known/openid-configuration',
-      ...new Set(Object.values(OIDC_ROUTES).map((path) => `${path}`)),
-    ];
-    for (const path of paths) {
+    // Everything under /oauth2 is the engine's (resume and confirmation sub-paths included), except the
+    // interaction pages, whose more specific routes win over this wildcard.
+    for (const path of ['/.well-known/openid-configuration', '/oauth2/*']) {
       scope.route({
         method: ['GET', 'POST', 'OPTIONS'],
         url: path,

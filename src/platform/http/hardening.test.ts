@@ -50,8 +50,10 @@ describe('security headers', () => {
     expect(api.headers['content-security-policy']).toBe(
       "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'",
     );
+    expect(api.headers['referrer-policy']).toBe('no-referrer');
     expect(first.headers).toMatchObject({
-      'referrer-policy': 'no-referrer',
+      // Pages: same-origin, so their own form posts carry a real Origin for the CSRF check.
+      'referrer-policy': 'same-origin',
       'x-frame-options': 'DENY',
       'x-content-type-options': 'nosniff',
       'cross-origin-opener-policy': 'same-origin',

@@ -41,9 +41,16 @@ export const API_CSP_DIRECTIVES = {
   frameAncestors: ["'none'"],
 };
 
-/** Sets the CSP of an HTML page: our own origin only, inline code only with this response's nonce. */
-export function pageCsp(reply: FastifyReply): string {
+/**
+ * Sets the CSP of an HTML page: our own origin only, inline code only with this response's nonce.
+ * `formTargets` adds origins a form's redirect chain may end at (browsers apply form-action to redirects):
+ * a sign-in page for an OAuth client ends at that client's redirect URI.
+ */
+export function pageCsp(reply: FastifyReply, formTargets: readonly string[] = []): string {
   const nonce = randomBytes(16).toString('base64');
+  // Not no-referrer: with it, browsers send `Origin: null` on the page's own form posts, which the CSRF
+  // check must refuse. same-origin still keeps URLs (and the tokens in e-mailed links) from other sites.
+  reply.header('referrer-policy', 'same-origin');
   reply.header(
     'content-security-policy',
     [
@@ -51,7 +58,7 @@ export function pageCsp(reply: FastifyReply): string {
       "base-uri 'none'",
       "object-src 'none'",
       "frame-ancestors 'none'",
-      "form-action 'self'",
+      ["form-action 'self'", ...formTargets].join(' '),
       "img-src 'self' data:",
       `script-src 'self' 'nonce-${nonce}'`,
       `style-src 'self' 'nonce-${nonce}'`,

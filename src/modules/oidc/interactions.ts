@@ -1,0 +1,307 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import { isGatehouseError } from '../../platform/errors.js';
+import { escapeHtml, failureMessage, page } from '../../platform/html.js';
+import { requestContext } from '../accounts/routes.js';
+import type { AccountService, LoginResult } from '../accounts/service.js';
+import type { MfaService } from '../mfa/service.js';
+import { type SessionCookie, setHostCookie, setSessionCookie } from '../sessions/plugin.js';
+import type { AuthenticatedSession } from '../sessions/service.js';
+
+export interface InteractionOptions {
+  readonly provider: () => Promise<Provider>;
+  readonly accounts: AccountService;
+  readonly mfa: MfaService;
+  readonly productName: string;
+  readonly cookie: SessionCookie;
+  readonly pendingCookie: SessionCookie;
+  readonly isFirstParty: (clientId: string) => Promise<boolean>;
+  readonly now: () => number;
+}
+
+/** Words for the scopes a consent page lists. */
+const SCOPE_LABELS: Record<string, string> = {
+  openid: 'Know who you are',
+  email: 'See your e-mail address',
+  profile: 'See your name',
+  offline_access: 'Stay signed in (keep access when you are away)',
+};
+
+const UidParams = {
+  type: 'object',
+  properties: { uid: { type: 'string', minLength: 1, maxLength: 100 } },
+  required: ['uid'],
+} as const;
+
+function loginForm(uid: string, email: string, error?: string): string {
+  return `<h1>Sign in</h1>${error ?? ''}
+<form method="post" action="/oauth2/interaction/${escapeHtml(uid)}/login">
+<label for="email">E-mail</label><input id="email" name="email" type="email" autocomplete="username" required maxlength="254" value="${escapeHtml(email)}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="4096">
+<button type="submit">Sign in</button></form>`;
+}
+
+function mfaForm(uid: string, error?: string): string {
+  return `<h1>Two-step verification</h1>${error ?? ''}
+<form method="post" action="/oauth2/interaction/${escapeHtml(uid)}/mfa">
+<label for="code">Code from your authenticator app, or a backup code</label>
+<input id="code" name="code" inputmode="text" autocomplete="one-time-code" required minlength="6" maxlength="32" autofocus>
+<button type="submit">Verify</button></form>`;
+}
+
+/**
+ * The pages oidc-provider sends people to during an authorization request: sign-in (password, then a second
+ * factor when the account has one) and consent. Plain HTML forms; the same account and MFA services as the
+ * JSON API, so there is one way to sign in. An existing Gatehouse session is reused (single sign-on) unless
+ * the client asked for a fresh login.
+ */
+export function registerInteractions(app: FastifyInstance, options: InteractionOptions): void {
+  const { accounts, mfa, productName } = options;
+
+  /** Redirect targets the forms' redirect chains may end at: the client's registered redirect URI. */
+  const formTargets = (redirectUri: unknown) => {
+    try {
+      return typeof redirectUri === 'string' ? [new URL(redirectUri).origin] : [];
+    } catch {
+      return [];
+    }
+  };
+
+  async function details(request: FastifyRequest, reply: FastifyReply) {
+    const provider = await options.provider();
+    const interaction = await provider.interactionDetails(request.raw, reply.raw);
+    if (interaction.uid !== (request.params as { uid: string }).uid) throw new Error('interaction mismatch');
+    return { provider, interaction };
+  }
+
+  async function finish(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    provider: Provider,
+    result: InteractionResults,
+  ) {
+    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, {
+      mergeWithLastSubmission: false,
+    });
+    return reply.redirect(redirectTo, 303);
+  }
+
+  const loginResult = (
+    login: { user: { id: string }; authentication: { amr: readonly string[]; acr: string } },
+    authTime: number,
+  ) => ({
+    login: {
+      accountId: login.user.id,
+      amr: [...login.authentication.amr],
+      acr: login.authentication.acr,
+      ts: Math.floor(authTime / 1000),
+    },
+  });
+
+  const fromSession = (session: AuthenticatedSession) => ({
+    login: {
+      accountId: session.userId,
+      amr: [...session.amr],
+      acr: session.acr,
+      ts: Math.floor(session.authTime / 1000),
+    },
+  });
+
+  async function grantConsent(
+    provider: Provider,
+    interaction: Awaited<ReturnType<Provider['interactionDetails']>>,
+  ) {
+    const { prompt, params, session } = interaction;
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({ accountId: session?.accountId, clientId: params.client_id as string });
+    if (!grant) throw new Error('grant not found');
+    const missing = prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    return { consent: { grantId: await grant.save() } };
+  }
+
+  app.get(
+    '/oauth2/interaction/:uid',
+    { schema: { params: UidParams, hide: true } },
+    async (request, reply) => {
+      const { provider, interaction } = await details(request, reply);
+      const targets = formTargets(interaction.params.redirect_uri);
+      if (interaction.prompt.name === 'login') {
+        const session = request.session;
+        const freshLoginRequested = interaction.prompt.reasons.some((reason) => reason !== 'no_session');
+        if (session && !session.restriction && !freshLoginRequested) {
+          return finish(request, reply, provider, fromSession(session));
+        }
+        const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
+        return page(
+          reply,
+          productName,
+          { title: 'Sign in', body: loginForm(interaction.uid, hint) },
+          200,
+          targets,
+        );
+      }
+      const clientId = interaction.params.client_id as string;
+      if (await options.isFirstParty(clientId)) {
+        return finish(request, reply, provider, await grantConsent(provider, interaction));
+      }
+      const client = await provider.Client.find(clientId);
+      const scopes = String(interaction.params.scope ?? '')
+        .split(' ')
+        .filter(Boolean);
+      const list = scopes.map((scope) => `<li>${escapeHtml(SCOPE_LABELS[scope] ?? scope)}</li>`).join('');
+      const name = escapeHtml(client?.clientName ?? clientId);
+      const uid = escapeHtml(interaction.uid);
+      return page(
+        reply,
+        productName,
+        {
+          title: 'Allow access',
+          body: `<h1>${name} wants to</h1><ul>${list}</ul>
+<form method="post" action="/oauth2/interaction/${uid}/confirm"><button type="submit">Allow</button></form>
+<form method="post" action="/oauth2/interaction/${uid}/abort"><button type="submit" class="secondary">Deny</button></form>`,
+        },
+        200,
+        targets,
+      );
+    },
+  );
+
+  const formBody = {
+    type: 'object',
+    properties: {
+      email: { type: 'string', maxLength: 254 },
+      password: { type: 'string', maxLength: 4096 },
+      code: { type: 'string', maxLength: 32 },
+    },
+  } as const;
+
+  app.post(
+    '/oauth2/interaction/:uid/login',
+    { schema: { params: UidParams, body: formBody, hide: true } },
+    async (request, reply) => {
+      const { provider, interaction } = await details(request, reply);
+      const targets = formTargets(interaction.params.redirect_uri);
+      const body = request.body as { email?: string; password?: string };
+      const email = body.email ?? '';
+      let result: Awaited<ReturnType<AccountService['login']>>;
+      try {
+        result = await accounts.login({ email, password: body.password ?? '' }, requestContext(request));
+      } catch (error) {
+        const status = isGatehouseError(error) ? error.status : 500;
+        return page(
+          reply,
+          productName,
+          { title: 'Sign in', body: loginForm(interaction.uid, email, failureMessage(error)) },
+          status,
+          targets,
+        );
+      }
+      if (result.status === 'mfa_required') {
+        setHostCookie(reply, options.pendingCookie, result.pendingToken, result.expiresAt);
+        return page(
+          reply,
+          productName,
+          { title: 'Two-step verification', body: mfaForm(interaction.uid) },
+          200,
+          targets,
+        );
+      }
+      return signedIn(request, reply, provider, result, targets, interaction.uid);
+    },
+  );
+
+  async function signedIn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    provider: Provider,
+    result: LoginResult,
+    targets: string[],
+    uid: string,
+  ) {
+    setSessionCookie(reply, options.cookie, result.token, result.expiresAt);
+    if (result.status === 'mfa_enrollment_required') {
+      return page(
+        reply,
+        productName,
+        {
+          title: 'Set up two-step verification',
+          body: `<h1>Set up two-step verification</h1><p>Your account needs a second factor before you can sign in to this application. Add one in your account, then try again.</p><p><a href="/oauth2/interaction/${escapeHtml(uid)}">Try again</a></p>`,
+        },
+        403,
+        targets,
+      );
+    }
+    return finish(request, reply, provider, loginResult(result, options.now()));
+  }
+
+  app.post(
+    '/oauth2/interaction/:uid/mfa',
+    { schema: { params: UidParams, body: formBody, hide: true } },
+    async (request, reply) => {
+      const { provider, interaction } = await details(request, reply);
+      const targets = formTargets(interaction.params.redirect_uri);
+      const code = ((request.body as { code?: string }).code ?? '').trim();
+      try {
+        const { login } = await mfa.verifyPending(
+          request.cookies[options.pendingCookie.name],
+          { type: /^\d{6}$/.test(code) ? 'totp' : 'backup_code', code },
+          requestContext(request),
+        );
+        reply.clearCookie(options.pendingCookie.name, { path: '/' });
+        return await signedIn(request, reply, provider, login, targets, interaction.uid);
+      } catch (error) {
+        if (isGatehouseError(error) && error.code === 'mfa_pending_invalid') {
+          return page(
+            reply,
+            productName,
+            { title: 'Sign in', body: loginForm(interaction.uid, '', failureMessage(error)) },
+            401,
+            targets,
+          );
+        }
+        const status = isGatehouseError(error) ? error.status : 500;
+        return page(
+          reply,
+          productName,
+          { title: 'Two-step verification', body: mfaForm(interaction.uid, failureMessage(error)) },
+          status,
+          targets,
+        );
+      }
+    },
+  );
+
+  app.post(
+    '/oauth2/interaction/:uid/confirm',
+    { schema: { params: UidParams, hide: true } },
+    async (request, reply) => {
+      const { provider, interaction } = await details(request, reply);
+      if (interaction.prompt.name !== 'consent')
+        return reply.redirect(`/oauth2/interaction/${interaction.uid}`, 303);
+      return finish(request, reply, provider, await grantConsent(provider, interaction));
+    },
+  );
+
+  app.post(
+    '/oauth2/interaction/:uid/abort',
+    { schema: { params: UidParams, hide: true } },
+    async (request, reply) => {
+      const { provider } = await details(request, reply);
+      return finish(request, reply, provider, {
+        error: 'access_denied',
+        error_description: 'The user denied access',
+      });
+    },
+  );
+}
