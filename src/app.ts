@@ -312,6 +312,16 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       logger: platform.logger,
       trustProxy: config.server.trustProxy !== false,
       findAccount: (id) => services.accounts.oidcAccount(id),
+      productName: config.accounts.productName,
+      async onLogout(cookieHeader) {
+        const token = cookieHeader
+          ?.split(';')
+          .map((part) => part.trim())
+          .find((part) => part.startsWith(`${cookie.name}=`))
+          ?.slice(cookie.name.length + 1);
+        const session = token ? await services.sessions.authenticate(token) : undefined;
+        if (session) await services.accounts.logout(session.userId, session.id, {});
+      },
       ttl: {
         accessTokenSeconds: config.oidc.accessTokenTtlSeconds,
         idTokenSeconds: config.oidc.idTokenTtlSeconds,
@@ -326,14 +336,28 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     // Only while migrations are pending (database.migrateOnStart off): the first OAuth request retries.
     platform.logger.warn({ err: error }, 'OpenID provider not started yet');
   }
-  const unsubscribeKeys = await services.pubsub.subscribe('oidc.keys.changed', () => {
-    buildProvider()
-      .then((rebuilt) => {
-        provider = rebuilt;
-      })
-      .catch((error: unknown) => platform.logger.error({ err: error }, 'could not reload the signing keys'));
+  // A key rotation (gatehouse keys rotate) reaches every node at once through pub/sub when Redis is set;
+  // without Redis, each node notices within a minute by comparing key ids.
+  let loadedKids = provider ? await services.signingKeys.kids() : '';
+  const reloadKeys = async () => {
+    const kids = await services.signingKeys.kids();
+    if (kids === loadedKids) return;
+    provider = await buildProvider();
+    loadedKids = kids;
+    platform.logger.info({ kids }, 'signing keys reloaded');
+  };
+  const reloadQuietly = () => {
+    reloadKeys().catch((error: unknown) =>
+      platform.logger.error({ err: error }, 'could not reload the signing keys'),
+    );
+  };
+  const unsubscribeKeys = await services.pubsub.subscribe('oidc.keys.changed', reloadQuietly);
+  const keyCheck = setInterval(reloadQuietly, 60_000);
+  keyCheck.unref();
+  app.onShutdown(async () => {
+    clearInterval(keyCheck);
+    await unsubscribeKeys();
   });
-  app.onShutdown(unsubscribeKeys);
   const currentProvider = async () => {
     if (!provider) {
       try {

@@ -485,4 +485,52 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(mismatch.location).toBeNull();
     expect(mismatch.body).toContain('redirect_uri');
   });
+
+  it('ends the Gatehouse session with RP-initiated logout, so the next sign-in needs the form again', async () => {
+    const email = `logout-${dialect}@example.com`;
+    await userAccount(email);
+    const { client, secret } = await webClient({
+      firstParty: true,
+      postLogoutRedirectUris: ['https://app.example.com/signed-out'],
+    });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const parameters = {
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    };
+    const { callback, agent } = await authorize(config, email, parameters);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+    expect((await agent.request(`${issuer}/api/v1/me`)).status).toBe(200);
+
+    const logoutUrl = oidc.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: 'https://app.example.com/signed-out',
+    });
+    const confirm = await agent.follow(logoutUrl.toString());
+    expect(confirm.body).toContain('Yes, sign me out');
+    const action = /<form[^>]*action="([^"]+)"/.exec(confirm.body)![1]!;
+    const hidden = Object.fromEntries(
+      [...confirm.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((match) => [
+        match[1]!,
+        match[2]!,
+      ]),
+    );
+    const done = await agent.follow(new URL(action, issuer).toString(), {
+      method: 'POST',
+      form: { ...hidden, logout: 'yes' },
+    });
+    expect(done.url).toBe('https://app.example.com/signed-out');
+    let me = 200;
+    for (let attempt = 0; attempt < 50 && me === 200; attempt += 1) {
+      me = (await agent.request(`${issuer}/api/v1/me`)).status;
+      if (me === 200) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(me).toBe(401);
+    const again = await agent.follow(
+      oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, ...parameters }).toString(),
+    );
+    expect(again.body).toContain('name="password"');
+  });
 });

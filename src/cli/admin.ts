@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
-import { createPlatform } from '../app.js';
-import { createServices } from '../services.js';
-import {
-  type CliContext,
-  EXIT_FAILURE,
-  loadConfigOrReport,
-  printErrorLine,
-  printLine,
-  reportError,
-} from './io.js';
+import { type CliContext, EXIT_FAILURE, printErrorLine, printLine } from './io.js';
+import { withServices } from './with-services.js';
 
 const PREFIX = 'gatehouse admin create';
 
@@ -38,19 +30,7 @@ export function registerAdminCommands(program: Command, context: CliContext): vo
         // One trailing newline is what `echo` and most secret stores add; it is not part of the password.
         password = (await io.readStdin()).replace(/\r?\n$/, '');
       }
-      const config = loadConfigOrReport(context, PREFIX);
-      if (!config) return;
-      let platform: Awaited<ReturnType<typeof createPlatform>> | undefined;
-      let services: Awaited<ReturnType<typeof createServices>> | undefined;
-      try {
-        platform = await createPlatform(
-          {
-            ...config,
-            log: { ...config.log, level: config.log.level === 'info' ? 'warn' : config.log.level },
-          },
-          { logDestination: { write: (line: string) => io.stderr(line) } },
-        );
-        services = await createServices(platform);
+      await withServices(context, PREFIX, async (services) => {
         const user = await services.accounts.adminCreate(
           {
             email: options.email,
@@ -62,13 +42,6 @@ export function registerAdminCommands(program: Command, context: CliContext): vo
           {},
         );
         printLine(io, `created administrator ${user.email} (${user.id})`);
-      } catch (error) {
-        reportError(io, PREFIX, error);
-        context.setExitCode(EXIT_FAILURE);
-      } finally {
-        await services?.close();
-        await platform?.redis?.close();
-        await platform?.database.close();
-      }
+      });
     });
 }

@@ -5,6 +5,7 @@ import { registerConfigCommands } from './config.js';
 import { registerHealthCommand } from './health.js';
 import { type CliContext, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportError } from './io.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerOauthCommands } from './oauth.js';
 import { registerServeCommand } from './serve.js';
 
 export type { CliIo } from './io.js';
@@ -32,6 +33,7 @@ export function createProgram(io: CliIo, setExitCode: (code: number) => void = (
   registerConfigCommands(program, context);
   registerHealthCommand(program, context);
   registerAdminCommands(program, context);
+  registerOauthCommands(program, context);
   return program;
 }
 

@@ -85,7 +85,9 @@ function resolveSetting(path: readonly string[]): { path: string[]; schema: TSch
   for (const segment of path) {
     const properties = (schema as { properties?: Record<string, TSchema> }).properties;
     if (!properties) return undefined;
-    const key = Object.keys(properties).find((name) => name.toLowerCase() === segment.toLowerCase());
+    // GATEHOUSE__REDIS__KEY_PREFIX and GATEHOUSE__REDIS__KEYPREFIX both name redis.keyPrefix.
+    const wanted = segment.replaceAll('_', '').toLowerCase();
+    const key = Object.keys(properties).find((name) => name.toLowerCase() === wanted);
     if (!key) return undefined;
     resolved.push(key);
     schema = properties[key]!;

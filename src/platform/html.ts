@@ -12,16 +12,9 @@ export interface PageContent {
   readonly body: string;
 }
 
-/** The one page layout: strict nonce CSP, no script, readable without styles, not cached. */
-export function page(
-  reply: FastifyReply,
-  productName: string,
-  content: PageContent,
-  status = 200,
-  formTargets: readonly string[] = [],
-): FastifyReply {
-  const nonce = pageCsp(reply, formTargets);
-  const html = `<!doctype html>
+/** The one page layout: no script, readable without styles; inline styles carry the response's nonce. */
+export function pageHtml(productName: string, content: PageContent, nonce: string): string {
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -43,7 +36,22 @@ export function page(
 </head>
 <body><main><div class="product">${escapeHtml(productName)}</div>${content.body}</main></body>
 </html>`;
-  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+}
+
+/** Sends a page with its strict nonce CSP, not cached. */
+export function page(
+  reply: FastifyReply,
+  productName: string,
+  content: PageContent,
+  status = 200,
+  formTargets: readonly string[] = [],
+): FastifyReply {
+  const nonce = pageCsp(reply, formTargets);
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(pageHtml(productName, content, nonce));
 }
 
 /** An error as a paragraph: the message when it is safe to show, a generic one otherwise. */

@@ -84,6 +84,15 @@ export function createSigningKeys(deps: { database: DatabaseHandle; clock: Clock
       });
     },
 
+    /** The published key ids, as one comparable string: it changes exactly when the key set does. */
+    async kids(): Promise<string> {
+      await retireExpired();
+      return (await listSigningKeys(database.db))
+        .map((row) => `${row.kid}:${row.status}`)
+        .sort()
+        .join(',');
+    },
+
     async list() {
       return (await listSigningKeys(database.db)).map((row) => ({
         kid: row.kid,

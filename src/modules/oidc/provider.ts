@@ -3,6 +3,8 @@ import Provider, { type Configuration, errors } from 'oidc-provider';
 import type { Clock } from '../../platform/clock.js';
 import { deriveKey } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
+import { escapeHtml, pageHtml } from '../../platform/html.js';
+import { newNonce, pageHeaders } from '../../platform/http/hardening.js';
 import type { Logger } from '../../platform/logger.js';
 import { createOidcAdapter } from './adapter.js';
 import { API_SCOPES_METADATA, type ClientService } from './clients.js';
@@ -40,6 +42,9 @@ export interface OidcProviderDependencies {
   readonly logger: Logger;
   readonly trustProxy: boolean;
   readonly findAccount: (id: string) => Promise<OidcAccount | undefined>;
+  readonly productName: string;
+  /** RP-initiated logout confirmed: end the Gatehouse session of this browser too (its Cookie header). */
+  readonly onLogout: (cookieHeader: string | undefined) => Promise<void>;
   readonly ttl: { accessTokenSeconds: number; idTokenSeconds: number; refreshTokenSeconds: number };
 }
 
@@ -100,7 +105,37 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Our own pages, with our CSP; the engine's form carries the request, these buttons submit it.
+        async logoutSource(ctx, form) {
+          const nonce = newNonce();
+          const target = ctx.oidc.params?.post_logout_redirect_uri;
+          const targets = typeof target === 'string' && URL.canParse(target) ? [new URL(target).origin] : [];
+          ctx.set(pageHeaders(nonce, targets));
+          ctx.type = 'html';
+          ctx.body = pageHtml(
+            deps.productName,
+            {
+              title: 'Sign out',
+              body: `<h1>Sign out of ${escapeHtml(deps.productName)}?</h1>${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
+            },
+            nonce,
+          );
+        },
+        async postLogoutSuccessSource(ctx) {
+          const nonce = newNonce();
+          ctx.set(pageHeaders(nonce));
+          ctx.type = 'html';
+          ctx.body = pageHtml(
+            deps.productName,
+            { title: 'Signed out', body: '<h1>You are signed out</h1>' },
+            nonce,
+          );
+        },
+      },
     },
     rotateRefreshToken: true,
     ttl: {
@@ -144,5 +179,12 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     return this.clientSecret !== undefined && deps.clients.compareSecret(actual, this.clientSecret);
   };
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'OpenID provider error'));
+  provider.on('end_session.success', (ctx) => {
+    deps
+      .onLogout(ctx.get('cookie') || undefined)
+      .catch((error: unknown) =>
+        deps.logger.error({ err: error }, 'could not end the Gatehouse session at logout'),
+      );
+  });
   return provider;
 }

@@ -48,12 +48,17 @@ export const API_CSP_DIRECTIVES = {
  */
 export function pageCsp(reply: FastifyReply, formTargets: readonly string[] = []): string {
   const nonce = randomBytes(16).toString('base64');
-  // Not no-referrer: with it, browsers send `Origin: null` on the page's own form posts, which the CSRF
-  // check must refuse. same-origin still keeps URLs (and the tokens in e-mailed links) from other sites.
-  reply.header('referrer-policy', 'same-origin');
-  reply.header(
-    'content-security-policy',
-    [
+  for (const [name, value] of Object.entries(pageHeaders(nonce, formTargets))) reply.header(name, value);
+  return nonce;
+}
+
+/** The headers an HTML page carries, for pages rendered outside Fastify's reply (the OpenID engine's). */
+export function pageHeaders(nonce: string, formTargets: readonly string[] = []): Record<string, string> {
+  return {
+    // Not no-referrer: with it, browsers send `Origin: null` on the page's own form posts, which the CSRF
+    // check must refuse. same-origin still keeps URLs (and the tokens in e-mailed links) from other sites.
+    'referrer-policy': 'same-origin',
+    'content-security-policy': [
       "default-src 'self'",
       "base-uri 'none'",
       "object-src 'none'",
@@ -63,8 +68,12 @@ export function pageCsp(reply: FastifyReply, formTargets: readonly string[] = []
       `script-src 'self' 'nonce-${nonce}'`,
       `style-src 'self' 'nonce-${nonce}'`,
     ].join('; '),
-  );
-  return nonce;
+    'cache-control': 'no-store',
+  };
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('base64');
 }
 
 export async function registerHardening(app: FastifyInstance, config: Config): Promise<void> {
