@@ -313,6 +313,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       trustProxy: config.server.trustProxy !== false,
       findAccount: (id) => services.accounts.oidcAccount(id),
       productName: config.accounts.productName,
+      allowPrivateNetworkCalls: config.oidc.allowPrivateNetworkCalls,
       async onLogout(cookieHeader) {
         const token = cookieHeader
           ?.split(';')

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
@@ -13,7 +14,8 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
   let admin: { cookie: string; csrf: string };
 
   beforeAll(async () => {
-    const started = await listenTestApp(testDatabase().url);
+    // The test's back-channel receiver listens on loopback, which the engine refuses by default.
+    const started = await listenTestApp(testDatabase().url, { oidc: { allowPrivateNetworkCalls: true } });
     harness = started;
     issuer = started.baseUrl;
     const email = `admin-${dialect}@example.com`;
@@ -489,9 +491,24 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
   it('ends the Gatehouse session with RP-initiated logout, so the next sign-in needs the form again', async () => {
     const email = `logout-${dialect}@example.com`;
     await userAccount(email);
+    // The app's back-channel logout endpoint: records the logout tokens Gatehouse posts.
+    const logoutTokens: string[] = [];
+    const receiver = createHttpServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => {
+        body += chunk;
+      });
+      request.on('end', () => {
+        logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? '');
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/backchannel`;
     const { client, secret } = await webClient({
       firstParty: true,
       postLogoutRedirectUris: ['https://app.example.com/signed-out'],
+      backchannelLogoutUri: receiverUrl,
     });
     const config = await discover(client.id, secret);
     const verifier = oidc.randomPKCECodeVerifier();
@@ -532,5 +549,151 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, ...parameters }).toString(),
     );
     expect(again.body).toContain('name="password"');
+
+    // The app was told over the back channel, with a logout token signed by Gatehouse.
+    for (let attempt = 0; attempt < 100 && logoutTokens.length === 0; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await new Promise((resolve) => receiver.close(resolve));
+    expect(
+      logoutTokens,
+      harness.logs.text
+        .split('\n')
+        .filter((line) => line.includes('back-channel'))
+        .join('\n'),
+    ).toHaveLength(1);
+    const { payload } = await jwtVerify(
+      logoutTokens[0]!,
+      createRemoteJWKSet(new URL(`${issuer}/oauth2/jwks`)),
+      {
+        issuer,
+        audience: client.id,
+        typ: 'logout+jwt',
+      },
+    );
+    expect(payload.events).toHaveProperty(['http://schemas.openid.net/event/backchannel-logout']);
+    expect(payload.sid).toBe(tokens.claims()?.sid);
+  });
+
+  it('accepts pushed authorization requests (PAR)', async () => {
+    const email = `par-${dialect}@example.com`;
+    await userAccount(email);
+    const { client, secret } = await webClient({ firstParty: true });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    expect(url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+    expect(url.searchParams.get('redirect_uri')).toBeNull();
+    const agent = new UserAgent();
+    const form = await agent.follow(url.toString());
+    const action = /action="([^"]+\/login)"/.exec(form.body)![1]!;
+    const done = await agent.follow(new URL(action, issuer).toString(), {
+      method: 'POST',
+      form: { email, password: PASSWORD },
+    });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: verifier,
+    });
+    expect(tokens.claims()?.sub).toBeTruthy();
+  });
+
+  it('binds tokens to a DPoP key: the token works with a proof of that key and not without', async () => {
+    const email = `dpop-${dialect}@example.com`;
+    const userId = await userAccount(email);
+    const { client, secret } = await webClient({ firstParty: true });
+    const config = await discover(client.id, secret);
+    const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
+    const verifier = oidc.randomPKCECodeVerifier();
+    const { callback } = await authorize(config, email, {
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier },
+      undefined,
+      {
+        DPoP: dpop,
+      },
+    );
+    expect(tokens.token_type.toLowerCase()).toBe('dpop');
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, userId, { DPoP: dpop });
+    expect(info.email).toBe(email);
+    // The same token as a plain bearer token, without a proof: refused.
+    const bare = await fetch(`${issuer}/oauth2/userinfo`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(bare.status).toBe(401);
+    const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
+    expect(introspected).toMatchObject({ active: true, token_type: 'DPoP' });
+    expect((introspected.cnf as { jkt?: string } | undefined)?.jkt).toBeTruthy();
+  });
+
+  it('runs the device authorization grant with the user entering the code on Gatehouse pages', async () => {
+    const email = `device-${dialect}@example.com`;
+    const userId = await userAccount(email);
+    const { client, secret } = await webClient({
+      firstParty: true,
+      grants: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
+    });
+    const config = await discover(client.id, secret);
+    const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid email' });
+    expect(device.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(device.verification_uri).toBe(`${issuer}/oauth2/device`);
+
+    // Before the user acts, the device is told to keep waiting.
+    await expect(
+      oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:device_code', {
+        device_code: device.device_code,
+      }),
+    ).rejects.toMatchObject({ error: 'authorization_pending' });
+
+    const agent = new UserAgent();
+    const entry = await agent.follow(device.verification_uri);
+    expect(entry.body, entry.body).toContain('Connect a device');
+    const hidden = (body: string) =>
+      Object.fromEntries(
+        [...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((match) => [
+          match[1]!,
+          match[2]!,
+        ]),
+      );
+    const entryAction = /<form[^>]*action="([^"]+)"/.exec(entry.body)![1]!;
+    // The code, then a confirmation that names the app and repeats the code, then the sign-in form.
+    const confirm = await agent.follow(new URL(entryAction, issuer).toString(), {
+      method: 'POST',
+      form: { ...hidden(entry.body), user_code: device.user_code },
+    });
+    expect(confirm.body).toContain('Connect Example app?');
+    expect(confirm.body).toContain(device.user_code);
+    const confirmAction = /<form[^>]*action="([^"]+)"/.exec(confirm.body)![1]!;
+    const login = await agent.follow(new URL(confirmAction, issuer).toString(), {
+      method: 'POST',
+      form: hidden(confirm.body),
+    });
+    const loginAction = /action="([^"]+\/login)"/.exec(login.body)![1]!;
+    const success = await agent.follow(new URL(loginAction, issuer).toString(), {
+      method: 'POST',
+      form: { email, password: PASSWORD },
+    });
+    expect(success.body).toContain('Device connected');
+
+    const tokens = await oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:device_code', {
+      device_code: device.device_code,
+    });
+    expect(tokens.claims()).toMatchObject({ sub: userId, aud: client.id });
+    // A device code is spent once.
+    await expect(
+      oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:device_code', {
+        device_code: device.device_code,
+      }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 });

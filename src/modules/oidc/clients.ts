@@ -27,6 +27,8 @@ export interface ClientInput {
   readonly name: string;
   readonly redirectUris?: readonly string[] | undefined;
   readonly postLogoutRedirectUris?: readonly string[] | undefined;
+  /** OpenID Back-Channel Logout: where Gatehouse posts a logout token when the user's session ends. */
+  readonly backchannelLogoutUri?: string | undefined;
   readonly grants: readonly GrantType[];
   readonly public?: boolean | undefined;
   readonly tokenEndpointAuthMethod?: AuthMethod | undefined;
@@ -44,6 +46,7 @@ export interface ClientView {
   readonly grants: string[];
   readonly redirectUris: string[];
   readonly postLogoutRedirectUris: string[];
+  readonly backchannelLogoutUri: string | null;
   readonly scopes: string[];
   readonly tokenEndpointAuthMethod: string;
   readonly createdAt: string;
@@ -65,6 +68,7 @@ function toView(row: ClientRow): ClientView {
     grants: (metadata.grant_types as string[]) ?? [],
     redirectUris: (metadata.redirect_uris as string[]) ?? [],
     postLogoutRedirectUris: (metadata.post_logout_redirect_uris as string[]) ?? [],
+    backchannelLogoutUri: (metadata.backchannel_logout_uri as string | undefined) ?? null,
     scopes: [
       ...String(metadata.scope ?? '')
         .split(' ')
@@ -116,6 +120,9 @@ export function createClientService(deps: {
       post_logout_redirect_uris: [...(input.postLogoutRedirectUris ?? [])],
       token_endpoint_auth_method: authMethod,
       ...(input.jwksUri ? { jwks_uri: input.jwksUri } : {}),
+      ...(input.backchannelLogoutUri
+        ? { backchannel_logout_uri: input.backchannelLogoutUri, backchannel_logout_session_required: true }
+        : {}),
       // OpenID scopes go to oidc-provider; API scopes decide which resources' tokens the client may get.
       ...(scopes.some((scope) => OPENID_SCOPES.includes(scope))
         ? { scope: scopes.filter((scope) => OPENID_SCOPES.includes(scope)).join(' ') }

@@ -3,11 +3,10 @@ import Provider, { type Configuration, errors } from 'oidc-provider';
 import type { Clock } from '../../platform/clock.js';
 import { deriveKey } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
-import { escapeHtml, pageHtml } from '../../platform/html.js';
-import { newNonce, pageHeaders } from '../../platform/http/hardening.js';
 import type { Logger } from '../../platform/logger.js';
 import { createOidcAdapter } from './adapter.js';
 import { API_SCOPES_METADATA, type ClientService } from './clients.js';
+import { createEnginePages } from './engine-pages.js';
 import type { ResourceService } from './resources.js';
 
 /** Where each endpoint lives, below the issuer (discovery stays at /.well-known/openid-configuration). */
@@ -46,6 +45,8 @@ export interface OidcProviderDependencies {
   /** RP-initiated logout confirmed: end the Gatehouse session of this browser too (its Cookie header). */
   readonly onLogout: (cookieHeader: string | undefined) => Promise<void>;
   readonly ttl: { accessTokenSeconds: number; idTokenSeconds: number; refreshTokenSeconds: number };
+  /** Outgoing calls to private and loopback addresses (the engine refuses them by default). */
+  readonly allowPrivateNetworkCalls: boolean;
 }
 
 /**
@@ -54,6 +55,7 @@ export interface OidcProviderDependencies {
  * storage, keys, clients and accounts.
  */
 export function createOidcProvider(deps: OidcProviderDependencies): Provider {
+  const pages = createEnginePages(deps.productName);
   const configuration: Configuration = {
     adapter: createOidcAdapter(deps.database, deps.clock),
     jwks: { keys: deps.jwks as never },
@@ -107,35 +109,18 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       revocation: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        // Our own pages, with our CSP; the engine's form carries the request, these buttons submit it.
-        async logoutSource(ctx, form) {
-          const nonce = newNonce();
-          const target = ctx.oidc.params?.post_logout_redirect_uri;
-          const targets = typeof target === 'string' && URL.canParse(target) ? [new URL(target).origin] : [];
-          ctx.set(pageHeaders(nonce, targets));
-          ctx.type = 'html';
-          ctx.body = pageHtml(
-            deps.productName,
-            {
-              title: 'Sign out',
-              body: `<h1>Sign out of ${escapeHtml(deps.productName)}?</h1>${form}
-<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
-<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
-            },
-            nonce,
-          );
-        },
-        async postLogoutSuccessSource(ctx) {
-          const nonce = newNonce();
-          ctx.set(pageHeaders(nonce));
-          ctx.type = 'html';
-          ctx.body = pageHtml(
-            deps.productName,
-            { title: 'Signed out', body: '<h1>You are signed out</h1>' },
-            nonce,
-          );
-        },
+        logoutSource: pages.logoutSource,
+        postLogoutSuccessSource: pages.postLogoutSuccessSource,
       },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: pages.userCodeInputSource as never,
+        userCodeConfirmSource: pages.userCodeConfirmSource as never,
+        successSource: pages.successSource,
+      },
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      backchannelLogout: { enabled: true },
     },
     rotateRefreshToken: true,
     ttl: {
@@ -164,6 +149,9 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
         },
       };
     },
+    // The engine's dispatcher refuses special-use addresses (SSRF); dropping it allows private networks.
+    fetch: (url, options) =>
+      globalThis.fetch(url, deps.allowPrivateNetworkCalls ? { ...options, dispatcher: undefined } : options),
     renderError(ctx, out) {
       ctx.type = 'application/json';
       ctx.body = out;
@@ -179,6 +167,9 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     return this.clientSecret !== undefined && deps.clients.compareSecret(actual, this.clientSecret);
   };
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'OpenID provider error'));
+  provider.on('backchannel.error', (_ctx, error, client) =>
+    deps.logger.warn({ err: error, clientId: client.clientId }, 'back-channel logout could not be delivered'),
+  );
   provider.on('end_session.success', (ctx) => {
     deps
       .onLogout(ctx.get('cookie') || undefined)

@@ -18,6 +18,7 @@ export const ClientSchema = Type.Object(
     grants: Type.Array(Type.String()),
     redirectUris: Type.Array(Type.String()),
     postLogoutRedirectUris: Type.Array(Type.String()),
+    backchannelLogoutUri: Type.Union([Type.String(), Type.Null()]),
     scopes: Type.Array(Type.String()),
     tokenEndpointAuthMethod: Type.String(),
     createdAt: Type.String({ format: 'date-time' }),
@@ -32,6 +33,7 @@ export const ClientBody = Type.Object(
     grants: Type.Array(Grant, { minItems: 1, uniqueItems: true }),
     redirectUris: Type.Optional(Type.Array(Url, { maxItems: 20 })),
     postLogoutRedirectUris: Type.Optional(Type.Array(Url, { maxItems: 20 })),
+    backchannelLogoutUri: Type.Optional(Url),
     public: Type.Optional(
       Type.Boolean({ description: 'A browser or native app without a secret (PKCE only).' }),
     ),
