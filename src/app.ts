@@ -308,6 +308,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       secretKey: platform.secretKey,
       jwks: await services.signingKeys.privateJwks(),
       clients: services.clients,
+      clientCache: services.clientCache,
       resources: services.resources,
       logger: platform.logger,
       trustProxy: config.server.trustProxy !== false,

@@ -4,7 +4,7 @@ import { createMailComposer, messages } from './modules/accounts/email-templates
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
-import { deleteExpiredArtefacts } from './modules/oidc/adapter.js';
+import { createClientCache, deleteExpiredArtefacts } from './modules/oidc/adapter.js';
 import { createClientService } from './modules/oidc/clients.js';
 import { createSigningKeys } from './modules/oidc/keys.js';
 import { createResourceService } from './modules/oidc/resources.js';
@@ -104,7 +104,23 @@ export async function createServices(platform: Platform) {
   });
   signInHooks = accounts.signInHooks();
 
-  const clients = createClientService({ database, clock, secretKey: platform.secretKey, events });
+  const clientCache = createClientCache(database);
+  const unsubscribeClients = await pubsub.subscribe('oidc.clients.changed', (clientId) =>
+    clientCache.forget(clientId),
+  );
+  const clients = createClientService({
+    database,
+    clock,
+    secretKey: platform.secretKey,
+    events,
+    async changed(clientId) {
+      clientCache.forget(clientId);
+      await pubsub.publish('oidc.clients.changed', clientId).catch((error: unknown) => {
+        // Other nodes drop their copy when it expires (30 s) instead.
+        logger.warn({ err: error }, 'could not broadcast a client change');
+      });
+    },
+  });
   const signingKeys = createSigningKeys({ database, clock, sealedBox });
   const resources = createResourceService({ database, clock, events });
 
@@ -130,10 +146,12 @@ export async function createServices(platform: Platform) {
     sealedBox,
     housekeeping,
     clients,
+    clientCache,
     resources,
     signingKeys,
     async close() {
       await housekeeping.stop();
+      await unsubscribeClients();
       await Promise.allSettled([...pending]);
       await sessions.close();
       await pubsub.close();

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../../platform/clock.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
@@ -34,10 +35,34 @@ function toPayload(row: OidcModelRow | undefined): AdapterPayload | undefined {
 }
 
 /**
+ * Client metadata is read on every token request; it is cached briefly in memory and dropped on every node
+ * when an administrator changes the client (see ClientService), so a disabled client stops at once.
+ */
+export function createClientCache(database: DatabaseHandle, ttlMs = 30_000) {
+  const cache = new LRUCache<string, { value: AdapterPayload | undefined }>({ max: 10_000, ttl: ttlMs });
+  return {
+    async get(id: string): Promise<AdapterPayload | undefined> {
+      const hit = cache.get(id);
+      if (hit) return hit.value;
+      const client = await findClient(database.db, id);
+      const value = client && client.enabled === 1 ? (clientMetadata(client) as AdapterPayload) : undefined;
+      cache.set(id, { value });
+      return value;
+    },
+    forget(id?: string): void {
+      if (id === undefined) cache.clear();
+      else cache.delete(id);
+    },
+  };
+}
+
+export type ClientCache = ReturnType<typeof createClientCache>;
+
+/**
  * oidc-provider's storage over our Kysely layer, on SQLite and PostgreSQL alike. Every artefact is one row
  * (kind, id); grant ids index what a revocation must remove together. Clients come from `oauth_clients`.
  */
-export function createOidcAdapter(database: DatabaseHandle, clock: Clock) {
+export function createOidcAdapter(database: DatabaseHandle, clock: Clock, clientCache: ClientCache) {
   return class KyselyAdapter implements Adapter {
     constructor(private readonly kind: string) {}
 
@@ -55,10 +80,7 @@ export function createOidcAdapter(database: DatabaseHandle, clock: Clock) {
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      if (this.kind === 'Client') {
-        const client = await findClient(database.db, id);
-        return client && client.enabled === 1 ? (clientMetadata(client) as AdapterPayload) : undefined;
-      }
+      if (this.kind === 'Client') return clientCache.get(id);
       const row = await findModel(database.db, this.kind, { id });
       if (row?.expires_at != null && row.expires_at <= clock.now()) return undefined;
       return toPayload(row);

@@ -91,6 +91,8 @@ export function createClientService(deps: {
   clock: Clock;
   secretKey: Buffer;
   events: EventRecorder;
+  /** Called after every change, so caches of client metadata (on every node) drop the client. */
+  changed: (clientId: string) => Promise<void>;
 }) {
   const { database, clock } = deps;
   const secretKey = deriveKey(deps.secretKey, 'oauth-client-secret');
@@ -177,6 +179,8 @@ export function createClientService(deps: {
         updated_at: now,
       };
       await insertClient(database.db, row);
+      // A lookup before creation may have cached "no such client".
+      await deps.changed(row.id);
       record(OidcEvents.clientCreated, row.id, context, { grants: metadata.grant_types });
       return { client: toView(row), ...(secret ? { secret } : {}) };
     },
@@ -196,6 +200,7 @@ export function createClientService(deps: {
     ) {
       await requireClient(id);
       await updateClient(database.db, id, { enabled: enabled ? 1 : 0, updated_at: clock.now() });
+      await deps.changed(id);
       record(enabled ? OidcEvents.clientEnabled : OidcEvents.clientDisabled, id, context);
       return toView(await requireClient(id));
     },
@@ -205,12 +210,14 @@ export function createClientService(deps: {
       if (!row.secret_hash) throw new GatehouseError(OidcErrors.client_invalid, 'This client has no secret');
       const secret = randomToken(32);
       await updateClient(database.db, id, { secret_hash: hashSecret(secret), updated_at: clock.now() });
+      await deps.changed(id);
       record(OidcEvents.clientSecretRotated, id, context);
       return { client: toView(await requireClient(id)), secret };
     },
 
     async remove(id: string, context: RequestContext & { actorUserId?: string | undefined }) {
       if ((await deleteClient(database.db, id)) === 0) throw new GatehouseError(OidcErrors.client_not_found);
+      await deps.changed(id);
       record(OidcEvents.clientDeleted, id, context);
     },
   };

@@ -4,7 +4,7 @@ import type { Clock } from '../../platform/clock.js';
 import { deriveKey } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import type { Logger } from '../../platform/logger.js';
-import { createOidcAdapter } from './adapter.js';
+import { type ClientCache, createOidcAdapter } from './adapter.js';
 import { API_SCOPES_METADATA, type ClientService } from './clients.js';
 import { createEnginePages } from './engine-pages.js';
 import type { ResourceService } from './resources.js';
@@ -37,6 +37,7 @@ export interface OidcProviderDependencies {
   readonly secretKey: Buffer;
   readonly jwks: JWK[];
   readonly clients: ClientService;
+  readonly clientCache: ClientCache;
   readonly resources: ResourceService;
   readonly logger: Logger;
   readonly trustProxy: boolean;
@@ -57,7 +58,7 @@ export interface OidcProviderDependencies {
 export function createOidcProvider(deps: OidcProviderDependencies): Provider {
   const pages = createEnginePages(deps.productName);
   const configuration: Configuration = {
-    adapter: createOidcAdapter(deps.database, deps.clock),
+    adapter: createOidcAdapter(deps.database, deps.clock, deps.clientCache),
     jwks: { keys: deps.jwks as never },
     routes: OIDC_ROUTES,
     responseTypes: ['code'],
