@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { launchChromium } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'violet-harbor-lantern-42';
 
 describeEachDialect('signing in to an app in Chromium', (testDatabase, dialect) => {
@@ -19,9 +19,6 @@ describeEachDialect('signing in to an app in Chromium', (testDatabase, dialect) 
   const callbacks: string[] = [];
 
   beforeAll(async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(
-      true,
-    );
     const started = await listenTestApp(testDatabase().url);
     harness = started;
     issuer = started.baseUrl;
@@ -33,19 +30,7 @@ describeEachDialect('signing in to an app in Chromium', (testDatabase, dialect) 
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     callbackBase = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

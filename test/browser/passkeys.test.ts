@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { launchChromium } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'violet-harbor-lantern-42';
 const require = createRequire(import.meta.url);
 // The package's own browser build (the UMD bundle beside its entry point).
@@ -67,25 +67,10 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
   let authenticatorId: string;
 
   beforeAll(async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(
-      true,
-    );
     const started = await listenTestApp(testDatabase().url);
     harness = started;
     base = started.baseUrl;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext();
     page = await context.newPage();
     // Any page of Gatehouse's own origin: the ceremonies must run where the relying party lives.

@@ -3,27 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { type CliIo, runCli } from '../../src/cli/program.js';
 import { buildTestApp } from '../helpers/app.js';
+import { runGatehouse } from '../helpers/cli.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
 const PASSWORD = 'first-admin-passphrase-91';
 
-async function run(argv: string[], env: Record<string, string>, stdin?: string) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    env,
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    ...(stdin !== undefined ? { readStdin: async () => stdin } : {}),
-  };
-  return { exitCode: await runCli(argv, io), stdout, stderr };
-}
+const run = runGatehouse;
 
 describeEachDialect('gatehouse admin create', (testDatabase) => {
   const key = randomBytes(32).toString('hex');

@@ -6,22 +6,17 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../migrations/index.js';
-import { type CliIo, runCli } from '../../src/cli/program.js';
+import { runCli } from '../../src/cli/program.js';
 import { createDatabase } from '../../src/platform/db/connection.js';
 import { MIGRATION_TABLE } from '../../src/platform/db/migrate.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { VERSION } from '../../src/platform/version.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { type CliRun, runGatehouse } from '../helpers/cli.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/dialects.js';
 
 const MIGRATION_NAMES = Object.keys(migrations);
-
-interface CliRun {
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 const directories: string[] = [];
 
@@ -45,21 +40,8 @@ function testEnv(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
-async function cli(argv: string[], env: Record<string, string> = testEnv()): Promise<CliRun> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    env,
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  };
-  const exitCode = await runCli(argv, io);
-  return { exitCode, stdout, stderr };
-}
+const cli = (argv: string[], env: Record<string, string> = testEnv()): Promise<CliRun> =>
+  runGatehouse(argv, env);
 
 /** A port on which nothing listens: bound by us, then released. */
 async function closedPort(): Promise<number> {

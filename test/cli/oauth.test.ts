@@ -5,24 +5,11 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type CliIo, runCli } from '../../src/cli/program.js';
 import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { runGatehouse } from '../helpers/cli.js';
 import { describeEachDialect, TEST_REDIS_URL } from '../helpers/dialects.js';
 
-async function run(argv: string[], env: Record<string, string>) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    env,
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  };
-  return { exitCode: await runCli(argv, io), stdout, stderr };
-}
+const run = runGatehouse;
 
 describeEachDialect('gatehouse clients and keys', (testDatabase, dialect) => {
   let harness: TestApp & { baseUrl: string };
