@@ -7,7 +7,6 @@ import { requestContext } from '../accounts/routes.js';
 import type { AccountService, LoginResult } from '../accounts/service.js';
 import type { MfaService } from '../mfa/service.js';
 import { type SessionCookie, setHostCookie, setSessionCookie } from '../sessions/plugin.js';
-import type { AuthenticatedSession } from '../sessions/service.js';
 
 export interface InteractionOptions {
   readonly provider: () => Promise<Provider>;
@@ -87,25 +86,13 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
     return reply.redirect(redirectTo, 303);
   }
 
-  const loginResult = (
-    login: { user: { id: string }; authentication: { amr: readonly string[]; acr: string } },
-    authTime: number,
+  /** What the engine records about a sign-in: who, how (amr, acr) and when. */
+  const loginFor = (
+    accountId: string,
+    proof: { amr: readonly string[]; acr: string },
+    authTimeMs: number,
   ) => ({
-    login: {
-      accountId: login.user.id,
-      amr: [...login.authentication.amr],
-      acr: login.authentication.acr,
-      ts: Math.floor(authTime / 1000),
-    },
-  });
-
-  const fromSession = (session: AuthenticatedSession) => ({
-    login: {
-      accountId: session.userId,
-      amr: [...session.amr],
-      acr: session.acr,
-      ts: Math.floor(session.authTime / 1000),
-    },
+    login: { accountId, amr: [...proof.amr], acr: proof.acr, ts: Math.floor(authTimeMs / 1000) },
   });
 
   async function grantConsent(
@@ -140,7 +127,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         const session = request.session;
         const freshLoginRequested = interaction.prompt.reasons.some((reason) => reason !== 'no_session');
         if (session && !session.restriction && !freshLoginRequested) {
-          return finish(request, reply, provider, fromSession(session));
+          return finish(request, reply, provider, loginFor(session.userId, session, session.authTime));
         }
         const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
         return page(
@@ -242,7 +229,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         targets,
       );
     }
-    return finish(request, reply, provider, loginResult(result, options.now()));
+    return finish(request, reply, provider, loginFor(result.user.id, result.authentication, options.now()));
   }
 
   app.post(
