@@ -696,4 +696,33 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       }),
     ).rejects.toMatchObject({ error: 'invalid_grant' });
   });
+
+  it('gives tokens the lifetime set for the client, or for the API they are for', async () => {
+    const created = await adminCall('POST', '/api/v1/admin/clients', {
+      name: 'Short-lived worker',
+      grants: ['client_credentials'],
+      scopes: ['reports:read'],
+      accessTokenTtlSeconds: 120,
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().client.accessTokenTtlSeconds).toBe(120);
+    const config = await discover(created.json().client.id, created.json().secret);
+    expect((await oidc.clientCredentialsGrant(config)).expires_in).toBe(120);
+    const resource = `https://reports-${dialect}.example.com`;
+    await adminCall('POST', '/api/v1/admin/resources', {
+      identifier: resource,
+      name: 'Reports',
+      scopes: ['reports:read'],
+      accessTokenTtlSeconds: 600,
+    });
+    expect((await oidc.clientCredentialsGrant(config, { resource, scope: 'reports:read' })).expires_in).toBe(
+      600,
+    );
+    const tooLong = await adminCall('POST', '/api/v1/admin/clients', {
+      name: 'X',
+      grants: ['client_credentials'],
+      accessTokenTtlSeconds: 999_999,
+    });
+    expect(tooLong.statusCode).toBe(400);
+  });
 });

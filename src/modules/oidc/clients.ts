@@ -35,6 +35,9 @@ export interface ClientInput {
   readonly jwksUri?: string | undefined;
   readonly scopes?: readonly string[] | undefined;
   readonly firstParty?: boolean | undefined;
+  /** Per-client lifetimes; the `oidc.*TtlSeconds` settings apply when absent. */
+  readonly accessTokenTtlSeconds?: number | undefined;
+  readonly refreshTokenTtlSeconds?: number | undefined;
 }
 
 export interface ClientView {
@@ -49,6 +52,8 @@ export interface ClientView {
   readonly backchannelLogoutUri: string | null;
   readonly scopes: string[];
   readonly tokenEndpointAuthMethod: string;
+  readonly accessTokenTtlSeconds: number | null;
+  readonly refreshTokenTtlSeconds: number | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -56,6 +61,8 @@ export interface ClientView {
 export const OPENID_SCOPES = ['openid', 'email', 'profile', 'offline_access'];
 /** Our own client metadata (declared to oidc-provider as extra metadata): the API scopes a client may request. */
 export const API_SCOPES_METADATA = 'gatehouse_api_scopes';
+export const ACCESS_TOKEN_TTL_METADATA = 'gatehouse_access_token_ttl';
+export const REFRESH_TOKEN_TTL_METADATA = 'gatehouse_refresh_token_ttl';
 
 function toView(row: ClientRow): ClientView {
   const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
@@ -76,6 +83,8 @@ function toView(row: ClientRow): ClientView {
       ...((metadata[API_SCOPES_METADATA] as string[] | undefined) ?? []),
     ],
     tokenEndpointAuthMethod: String(metadata.token_endpoint_auth_method),
+    accessTokenTtlSeconds: (metadata[ACCESS_TOKEN_TTL_METADATA] as number | undefined) ?? null,
+    refreshTokenTtlSeconds: (metadata[REFRESH_TOKEN_TTL_METADATA] as number | undefined) ?? null,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
@@ -130,6 +139,8 @@ export function createClientService(deps: {
         ? { scope: scopes.filter((scope) => OPENID_SCOPES.includes(scope)).join(' ') }
         : {}),
       [API_SCOPES_METADATA]: scopes.filter((scope) => !OPENID_SCOPES.includes(scope)),
+      ...(input.accessTokenTtlSeconds ? { [ACCESS_TOKEN_TTL_METADATA]: input.accessTokenTtlSeconds } : {}),
+      ...(input.refreshTokenTtlSeconds ? { [REFRESH_TOKEN_TTL_METADATA]: input.refreshTokenTtlSeconds } : {}),
     };
   };
 

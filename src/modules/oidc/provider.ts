@@ -5,7 +5,12 @@ import { deriveKey } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import type { Logger } from '../../platform/logger.js';
 import { type ClientCache, createOidcAdapter } from './adapter.js';
-import { API_SCOPES_METADATA, type ClientService } from './clients.js';
+import {
+  ACCESS_TOKEN_TTL_METADATA,
+  API_SCOPES_METADATA,
+  type ClientService,
+  REFRESH_TOKEN_TTL_METADATA,
+} from './clients.js';
 import { createEnginePages } from './engine-pages.js';
 import type { ResourceService } from './resources.js';
 
@@ -50,6 +55,11 @@ export interface OidcProviderDependencies {
   readonly allowPrivateNetworkCalls: boolean;
 }
 
+const clientTtl = (client: { metadata(): Record<string, unknown> }, key: string) => {
+  const value = client.metadata()[key];
+  return typeof value === 'number' ? value : undefined;
+};
+
 /**
  * oidc-provider, configured for OAuth 2.1: code flow with PKCE (S256) for every client, no implicit or password
  * grants, rotating refresh tokens, client credentials, introspection and revocation. Gatehouse supplies the
@@ -85,7 +95,9 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256'],
     },
-    extraClientMetadata: { properties: [API_SCOPES_METADATA] },
+    extraClientMetadata: {
+      properties: [API_SCOPES_METADATA, ACCESS_TOKEN_TTL_METADATA, REFRESH_TOKEN_TTL_METADATA],
+    },
     features: {
       devInteractions: { enabled: false },
       resourceIndicators: {
@@ -125,10 +137,18 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     },
     rotateRefreshToken: true,
     ttl: {
-      AccessToken: deps.ttl.accessTokenSeconds,
-      ClientCredentials: deps.ttl.accessTokenSeconds,
+      // A resource server's own lifetime wins for its tokens; then the client's; then the setting.
+      AccessToken: (_ctx, token, client) =>
+        token.resourceServer?.accessTokenTTL ??
+        clientTtl(client, ACCESS_TOKEN_TTL_METADATA) ??
+        deps.ttl.accessTokenSeconds,
+      ClientCredentials: (_ctx, token, client) =>
+        token.resourceServer?.accessTokenTTL ??
+        clientTtl(client, ACCESS_TOKEN_TTL_METADATA) ??
+        deps.ttl.accessTokenSeconds,
       IdToken: deps.ttl.idTokenSeconds,
-      RefreshToken: deps.ttl.refreshTokenSeconds,
+      RefreshToken: (_ctx, _token, client) =>
+        clientTtl(client, REFRESH_TOKEN_TTL_METADATA) ?? deps.ttl.refreshTokenSeconds,
       AuthorizationCode: 60,
       Interaction: 600,
       Session: 86_400,

@@ -21,6 +21,8 @@ export const ClientSchema = Type.Object(
     backchannelLogoutUri: Type.Union([Type.String(), Type.Null()]),
     scopes: Type.Array(Type.String()),
     tokenEndpointAuthMethod: Type.String(),
+    accessTokenTtlSeconds: Type.Union([Type.Integer(), Type.Null()]),
+    refreshTokenTtlSeconds: Type.Union([Type.Integer(), Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -50,6 +52,16 @@ export const ClientBody = Type.Object(
       Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { maxItems: 100 }),
     ),
     firstParty: Type.Optional(Type.Boolean({ description: 'Trusted: users are not asked for consent.' })),
+    accessTokenTtlSeconds: Type.Optional(
+      Type.Integer({ minimum: 60, maximum: 86_400, description: 'Access token lifetime for this client.' }),
+    ),
+    refreshTokenTtlSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 300,
+        maximum: 31_536_000,
+        description: 'Refresh token lifetime for this client.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
