@@ -724,6 +724,19 @@ export function createMfaService(deps: MfaServiceDependencies) {
     return { value: `${id}.${token}`, expiresAt };
   }
 
+  /** Every factor proven: the session, and the remembered-device cookie when the user asked for one. */
+  async function finishSignIn(
+    userId: string,
+    context: RequestContext,
+    authentication: Authentication,
+    remember: boolean | undefined,
+  ) {
+    const login = await hooks().completeSignIn(userId, context, authentication);
+    const rememberedDevice =
+      remember && settings.rememberDevice.enabled ? await rememberDevice(userId, context) : undefined;
+    return { login, rememberedDevice };
+  }
+
   /** A remembered-device cookie is `<id>.<token>`; the hash binds it to one user, so it is useless to others. */
   async function rememberedDeviceOf(userId: string, cookie: string | undefined) {
     const [id, token] = cookie?.split('.') ?? [];
@@ -830,12 +843,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
         },
         context,
       );
-      const login = await hooks().completeSignIn(user.id, context, authentication);
-      const remembered =
-        proof.rememberDevice && settings.rememberDevice.enabled
-          ? await rememberDevice(user.id, context)
-          : undefined;
-      return { login, rememberedDevice: remembered };
+      return finishSignIn(user.id, context, authentication, proof.rememberDevice);
     },
 
     /** Step-up: a second factor proven inside an existing session raises its level and refreshes auth_time. */
@@ -1268,12 +1276,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
         },
         context,
       );
-      const login = await hooks().completeSignIn(user.id, context, authentication);
-      const remembered =
-        input.rememberDevice && settings.rememberDevice.enabled
-          ? await rememberDevice(user.id, context)
-          : undefined;
-      return { login, rememberedDevice: remembered };
+      return finishSignIn(user.id, context, authentication, input.rememberDevice);
     },
 
     /** Housekeeping: spent and expired challenges, and enrolments never confirmed. */
