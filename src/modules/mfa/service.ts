@@ -297,6 +297,36 @@ export function createMfaService(deps: MfaServiceDependencies) {
     return (await consumeChallenge(database.db, issued.id, now)) ? signed : undefined;
   }
 
+  /**
+   * Stores a challenge (a pending sign-in, a sent code, a WebAuthn ceremony): only the keyed hash of its
+   * secret, what it is bound to, and when it runs out. `secret` gets the new id (codes are hashed with it).
+   */
+  async function openChallenge(input: {
+    kind: ChallengeKind;
+    userId: string | null;
+    methodId?: string | null;
+    secret: (id: string) => string;
+    data: Record<string, unknown>;
+    ttlSeconds: number;
+  }): Promise<{ id: string; expiresAt: number }> {
+    const now = clock.now();
+    const id = newId();
+    const expiresAt = now + input.ttlSeconds * 1000;
+    await insertChallenge(database.db, {
+      id,
+      kind: input.kind,
+      user_id: input.userId,
+      method_id: input.methodId ?? null,
+      secret_hash: hash(input.secret(id)),
+      data: JSON.stringify(input.data),
+      attempts: 0,
+      created_at: now,
+      expires_at: expiresAt,
+      consumed_at: null,
+    });
+    return { id, expiresAt };
+  }
+
   async function requireUser(userId: string): Promise<MfaUser> {
     const user = await hooks().loadUser(userId);
     if (!user) throw new GatehouseError(MfaErrors.mfa_pending_invalid);
@@ -371,19 +401,13 @@ export function createMfaService(deps: MfaServiceDependencies) {
       );
     }
     const code = newNumericCode();
-    const id = newId();
-    const kind: ChallengeKind = method.type === 'sms' ? 'sms_code' : 'email_code';
-    await insertChallenge(database.db, {
-      id,
-      kind,
-      user_id: user.id,
-      method_id: method.id,
-      secret_hash: hash(`${id}:${code}`),
-      data: JSON.stringify({ bind }),
-      attempts: 0,
-      created_at: now,
-      expires_at: now + settings.codeTtlSeconds * 1000,
-      consumed_at: null,
+    const { expiresAt } = await openChallenge({
+      kind: method.type === 'sms' ? 'sms_code' : 'email_code',
+      userId: user.id,
+      methodId: method.id,
+      secret: (id) => `${id}:${code}`,
+      data: { bind },
+      ttlSeconds: settings.codeTtlSeconds,
     });
     const minutes = Math.round(settings.codeTtlSeconds / 60);
     let sentTo: string;
@@ -411,7 +435,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
       type: method.type,
       methodId: method.id,
       sentTo,
-      expiresAt: now + settings.codeTtlSeconds * 1000,
+      expiresAt,
     };
   }
 
@@ -419,25 +443,19 @@ export function createMfaService(deps: MfaServiceDependencies) {
     const credentials = await credentialsOfUser(database.db, userId);
     if (credentials.length === 0)
       throw new GatehouseError(MfaErrors.mfa_method_unavailable, 'No security key is registered');
-    const now = clock.now();
     const options = await relyingParty.authenticationOptions(credentials, settings.webauthn.userVerification);
-    await insertChallenge(database.db, {
-      id: newId(),
+    const { expiresAt } = await openChallenge({
       kind: 'webauthn_authenticate',
-      user_id: userId,
-      method_id: null,
-      secret_hash: hash(options.challenge),
-      data: JSON.stringify({ bind }),
-      attempts: 0,
-      created_at: now,
-      expires_at: now + settings.webauthn.challengeTtlSeconds * 1000,
-      consumed_at: null,
+      userId,
+      secret: () => options.challenge,
+      data: { bind },
+      ttlSeconds: settings.webauthn.challengeTtlSeconds,
     });
     return {
       type: 'webauthn',
       methodId: null,
       options,
-      expiresAt: now + settings.webauthn.challengeTtlSeconds * 1000,
+      expiresAt,
     };
   }
 
@@ -782,20 +800,13 @@ export function createMfaService(deps: MfaServiceDependencies) {
           return { next: 'session', authentication: password };
         }
       }
-      const now = clock.now();
       const token = randomToken(32);
-      const expiresAt = now + settings.pendingLoginTtlSeconds * 1000;
-      await insertChallenge(database.db, {
-        id: newId(),
+      const { expiresAt } = await openChallenge({
         kind: 'pending_login',
-        user_id: user.id,
-        method_id: null,
-        secret_hash: hash(token),
-        data: JSON.stringify({ amr: password.amr }),
-        attempts: 0,
-        created_at: now,
-        expires_at: expiresAt,
-        consumed_at: null,
+        userId: user.id,
+        secret: () => token,
+        data: { amr: password.amr },
+        ttlSeconds: settings.pendingLoginTtlSeconds,
       });
       return {
         next: 'mfa',
@@ -923,17 +934,13 @@ export function createMfaService(deps: MfaServiceDependencies) {
         const existing = await credentialsOfUser(database.db, user.id, false);
         const options = await relyingParty.registrationOptions(user, existing);
         await insertMethod(database.db, base);
-        await insertChallenge(database.db, {
-          id: newId(),
+        await openChallenge({
           kind: 'webauthn_register',
-          user_id: user.id,
-          method_id: id,
-          secret_hash: hash(options.challenge),
-          data: JSON.stringify({ bind }),
-          attempts: 0,
-          created_at: now,
-          expires_at: now + settings.webauthn.challengeTtlSeconds * 1000,
-          consumed_at: null,
+          userId: user.id,
+          methodId: id,
+          secret: () => options.challenge,
+          data: { bind },
+          ttlSeconds: settings.webauthn.challengeTtlSeconds,
         });
         extra = { webauthn: { options } };
       } else if (input.type === 'email') {
@@ -1187,21 +1194,13 @@ export function createMfaService(deps: MfaServiceDependencies) {
 
     /** Options for a passwordless sign-in with a discoverable credential (a passkey). */
     async passkeyOptions(): Promise<{ challengeId: string; options: unknown; expiresAt: number }> {
-      const now = clock.now();
       const options = await relyingParty.authenticationOptions([], 'required');
-      const challengeId = newId();
-      const expiresAt = now + settings.webauthn.challengeTtlSeconds * 1000;
-      await insertChallenge(database.db, {
-        id: challengeId,
+      const { id: challengeId, expiresAt } = await openChallenge({
         kind: 'passkey_login',
-        user_id: null,
-        method_id: null,
-        secret_hash: hash(options.challenge),
-        data: '{}',
-        attempts: 0,
-        created_at: now,
-        expires_at: expiresAt,
-        consumed_at: null,
+        userId: null,
+        secret: () => options.challenge,
+        data: {},
+        ttlSeconds: settings.webauthn.challengeTtlSeconds,
       });
       return { challengeId, options, expiresAt };
     },
