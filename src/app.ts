@@ -31,7 +31,7 @@ import { HealthRegistry } from './platform/health.js';
 import { registerHardening } from './platform/http/hardening.js';
 import { installProblemHandling } from './platform/http/problem.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './platform/http/request-id.js';
-import { createLogger, type Logger } from './platform/logger.js';
+import { createLogger, type Logger, lazyChildLogger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createRedis, type RedisHandle } from './platform/redis.js';
 import { VERSION } from './platform/version.js';
@@ -173,6 +173,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const app = Fastify({
     loggerInstance: platform.logger as FastifyBaseLogger,
     genReqId: requestIdFor,
+    childLoggerFactory: (logger, bindings, childOptions) =>
+      lazyChildLogger(logger as Logger, bindings, childOptions) as FastifyBaseLogger,
     // Probes run every few seconds; logging each would drown the lines that matter.
     logController: new LogController({
       requestIdLogLabel: 'requestId',
@@ -309,6 +311,8 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       jwks: await services.signingKeys.privateJwks(),
       clients: services.clients,
       clientCache: services.clientCache,
+      redis: platform.redis?.client,
+      refreshTokenReuseGraceSeconds: config.oidc.refreshTokenReuseGraceSeconds,
       resources: services.resources,
       logger: platform.logger,
       trustProxy: config.server.trustProxy !== false,

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../test/helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/dialects.js';
-import { createLogger, maskEmail, redactUrl } from './logger.js';
+import { createLogger, lazyChildLogger, maskEmail, redactUrl } from './logger.js';
 
 const PASSWORD = 'correct-horse-battery-staple-91';
 
@@ -115,5 +115,47 @@ describe('log helpers', () => {
     );
     expect(lines[0]).not.toMatch(/p4ss|k3y|carol@/);
     expect(JSON.parse(lines[0]!).user.email).toBe('c***@example.net');
+  });
+
+  it('makes a request logger only when it logs, with its bindings and the same redaction', () => {
+    const lines: string[] = [];
+    const parent = createLogger(
+      { level: 'warn', pretty: false },
+      { write: (line: string) => lines.push(line) },
+    );
+    let children = 0;
+    const counting = new Proxy(parent, {
+      get: (target, property) =>
+        property === 'child'
+          ? (...args: Parameters<typeof parent.child>) => {
+              children += 1;
+              return target.child(...args);
+            }
+          : Reflect.get(target, property, target),
+    });
+    const quiet = lazyChildLogger(counting, { requestId: 'r-1' }, {});
+    quiet.info('below the level');
+    quiet.debug({ password: 'x' }, 'below the level');
+    expect(children).toBe(0);
+    expect(lines).toEqual([]);
+
+    const marker = Symbol('marker');
+    (quiet as unknown as Record<symbol, unknown>)[marker] = true;
+    quiet.warn({ password: 'hunter2', email: 'dora@example.org' }, 'above the level');
+    expect(children).toBe(1);
+    const line = JSON.parse(lines[0]!);
+    expect(line).toMatchObject({
+      requestId: 'r-1',
+      msg: 'above the level',
+      password: '[redacted]',
+      email: 'd***@example.org',
+    });
+    expect((quiet as unknown as Record<symbol, unknown>)[marker]).toBe(true);
+    expect(quiet.isLevelEnabled('error')).toBe(true);
+
+    // A route's own level wins over the parent's.
+    const verbose = lazyChildLogger(parent, { requestId: 'r-2' }, { level: 'debug' });
+    verbose.debug('route logs at debug');
+    expect(JSON.parse(lines[1]!)).toMatchObject({ requestId: 'r-2', msg: 'route logs at debug' });
   });
 });

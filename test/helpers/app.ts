@@ -100,6 +100,7 @@ async function freePort(): Promise<number> {
 export async function listenTestApp(
   databaseUrl: string,
   overrides: Overrides = {},
+  clock?: Clock,
 ): Promise<TestApp & { baseUrl: string }> {
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
@@ -112,6 +113,7 @@ export async function listenTestApp(
       },
       overrides,
     ),
+    ...(clock ? { clock } : {}),
   });
   await harness.app.listen({ host: '127.0.0.1', port });
   return { ...harness, baseUrl };

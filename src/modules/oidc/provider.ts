@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis';
 import type { JWK } from 'jose';
 import Provider, { type Configuration, errors } from 'oidc-provider';
 import type { Clock } from '../../platform/clock.js';
@@ -43,6 +44,9 @@ export interface OidcProviderDependencies {
   readonly jwks: JWK[];
   readonly clients: ClientService;
   readonly clientCache: ClientCache;
+  /** Where short-lived artefacts go when configured (see SHORT_LIVED_KINDS). */
+  readonly redis?: Redis | Cluster | undefined;
+  readonly refreshTokenReuseGraceSeconds: number;
   readonly resources: ResourceService;
   readonly logger: Logger;
   readonly trustProxy: boolean;
@@ -68,7 +72,13 @@ const clientTtl = (client: { metadata(): Record<string, unknown> }, key: string)
 export function createOidcProvider(deps: OidcProviderDependencies): Provider {
   const pages = createEnginePages(deps.productName);
   const configuration: Configuration = {
-    adapter: createOidcAdapter(deps.database, deps.clock, deps.clientCache),
+    adapter: createOidcAdapter({
+      database: deps.database,
+      clock: deps.clock,
+      clientCache: deps.clientCache,
+      redis: deps.redis,
+      refreshTokenReuseGraceSeconds: deps.refreshTokenReuseGraceSeconds,
+    }),
     jwks: { keys: deps.jwks as never },
     routes: OIDC_ROUTES,
     responseTypes: ['code'],

@@ -64,19 +64,26 @@ export type ClientRow = OauthClientsTable;
 
 // Artefacts ---------------------------------------------------------------------------------------------------
 
-export async function upsertModel(db: Db, row: OidcModelRow): Promise<void> {
+/**
+ * Saves many artefacts in one statement. A later row for the same (kind, id) wins, as separate upserts would:
+ * one INSERT may not touch a row twice, so duplicates are folded first.
+ */
+export async function upsertModels(db: Db, rows: readonly OidcModelRow[]): Promise<void> {
+  const latest = new Map<string, OidcModelRow>();
+  for (const row of rows) latest.set(`${row.kind}\u0000${row.id}`, row);
+  if (latest.size === 0) return;
   await db
     .insertInto('oidc_models')
-    .values(row)
+    .values([...latest.values()])
     .onConflict((conflict) =>
-      conflict.columns(['kind', 'id']).doUpdateSet({
-        payload: row.payload,
-        grant_id: row.grant_id,
-        uid: row.uid,
-        user_code: row.user_code,
-        expires_at: row.expires_at,
-        consumed_at: row.consumed_at,
-      }),
+      conflict.columns(['kind', 'id']).doUpdateSet((eb) => ({
+        payload: eb.ref('excluded.payload'),
+        grant_id: eb.ref('excluded.grant_id'),
+        uid: eb.ref('excluded.uid'),
+        user_code: eb.ref('excluded.user_code'),
+        expires_at: eb.ref('excluded.expires_at'),
+        consumed_at: eb.ref('excluded.consumed_at'),
+      })),
     )
     .execute();
 }
@@ -102,6 +109,8 @@ export async function consumeModel(db: Db, kind: string, id: string, now: number
     .set({ consumed_at: now })
     .where('kind', '=', kind)
     .where('id', '=', id)
+    // The first use is the one that counts (the refresh grace window runs from it).
+    .where('consumed_at', 'is', null)
     .execute();
 }
 
