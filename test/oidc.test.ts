@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
+import { Redis } from 'ioredis';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildTestApp, listenTestApp, type TestApp } from './helpers/app.js';
-import { describeEachDialect } from './helpers/dialects.js';
+import { describeEachDialect, TEST_REDIS_URL } from './helpers/dialects.js';
 import { BrowserlessAgent } from './helpers/oidc.js';
 
 const PASSWORD = 'violet-harbor-lantern-42';
@@ -331,6 +333,62 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       }),
     ).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await oidc.tokenIntrospection(config, again.access_token)).active).toBe(false);
+  });
+
+  it('keeps codes and interactions in Redis when it is configured, and revokes them with their grant', async () => {
+    const keyPrefix = `gatehouse-test-${randomUUID()}:`;
+    const node = await listenTestApp(testDatabase().url, { redis: { url: TEST_REDIS_URL, keyPrefix } });
+    const redis = new Redis(TEST_REDIS_URL, { keyPrefix, lazyConnect: true });
+    try {
+      const email = `redis-${dialect}@example.com`;
+      await userAccount(email);
+      const { client, secret } = await webClient();
+      const config = await oidc.discovery(new URL(node.baseUrl), client.id, secret, undefined, {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: 'redis',
+      });
+      const agent = new BrowserlessAgent(node.baseUrl);
+      const { callback } = await agent.authorize(url, { email, password: PASSWORD }, 'Example app');
+      const code = callback.searchParams.get('code')!;
+      expect(code).toBeTruthy();
+
+      const database = harness.app.gatehouse.database.db;
+      const stored = (kind: string, id: string) =>
+        database
+          .selectFrom('oidc_models')
+          .select('id')
+          .where('kind', '=', kind)
+          .where('id', '=', id)
+          .executeTakeFirst();
+      expect(await stored('AuthorizationCode', code)).toBeUndefined();
+      expect(await redis.exists(`oidc:AuthorizationCode:${code}`)).toBe(1);
+      expect(await redis.pttl(`oidc:AuthorizationCode:${code}`)).toBeLessThanOrEqual(60_000);
+
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: 'redis',
+      });
+      // Tokens are long-lived: they stay in the database.
+      const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
+      expect(introspected.active).toBe(true);
+
+      // Replaying the code (kept in Redis, marked used) revokes what it issued and removes it.
+      await expect(
+        oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'redis' }),
+      ).rejects.toMatchObject({ error: 'invalid_grant' });
+      expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+      expect(await redis.exists(`oidc:AuthorizationCode:${code}`)).toBe(0);
+    } finally {
+      redis.disconnect();
+      await node.app.close();
+    }
   });
 
   it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
