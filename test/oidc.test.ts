@@ -391,6 +391,84 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     }
   });
 
+  it('honours acr_values with a step-up on the sign-in pages, and max_age with a fresh sign-in', async () => {
+    const email = `acr-${dialect}@example.com`;
+    await userAccount(email);
+    const { client, secret } = await webClient({ firstParty: true });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const parameters = {
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    };
+    const urlWith = (extra: Record<string, string>) =>
+      oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, ...parameters, ...extra }).toString();
+
+    // A password-only sign-in (level 1) in this browser, before the account had a second factor.
+    const first = await authorize(config, email, parameters);
+    const agent = first.agent;
+    expect(first.callback.searchParams.get('code')).toBeTruthy();
+
+    // Without a second factor, level 2 cannot be reached: the client hears so instead of getting level 1.
+    const unmet = await agent.follow(urlWith({ acr_values: '2' }));
+    expect(new URL(unmet.url).searchParams.get('error')).toBe('unmet_authentication_requirements');
+
+    const login = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: PASSWORD },
+    });
+    const api = {
+      cookie: String(login.headers['set-cookie']).split(';')[0]!,
+      'x-csrf-token': login.json().csrfToken,
+    };
+    const started = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/me/mfa/methods',
+      payload: { type: 'totp' },
+      headers: api,
+    });
+    const confirmed = await harness.app.inject({
+      method: 'POST',
+      url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
+      payload: {
+        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate(),
+      },
+      headers: api,
+    });
+    expect(confirmed.statusCode, confirmed.body).toBe(200);
+    const backupCode = confirmed.json().backupCodes[0] as string;
+
+    // Level 1 still signs in silently; level 2 asks this session for its second factor first.
+    const silent = await agent.follow(urlWith({}));
+    expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
+    const stepUp = await agent.follow(urlWith({ acr_values: '2 3' }));
+    expect(stepUp.body).toContain('stronger sign-in');
+    expect(stepUp.body).not.toContain('name="password"');
+    const action = new URL(/action="([^"]+\/step-up)"/.exec(stepUp.body)![1]!, issuer).toString();
+    const wrong = await agent.follow(action, { method: 'POST', form: { code: '000000' } });
+    expect(wrong.status).toBe(401);
+    const done = await agent.follow(action, { method: 'POST', form: { code: backupCode } });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: verifier,
+    });
+    expect(tokens.claims()).toMatchObject({ acr: '2' });
+    expect(tokens.claims()!.amr).toEqual(expect.arrayContaining(['pwd', 'otp']));
+
+    // The stepped-up session now meets level 2 silently; level 3 (a passkey) cannot be proven on these pages.
+    const again = await agent.follow(urlWith({ acr_values: '2' }));
+    expect(new URL(again.url).searchParams.get('code')).toBeTruthy();
+    const phishingResistant = await agent.follow(urlWith({ acr_values: '3' }));
+    expect(new URL(phishingResistant.url).searchParams.get('error')).toBe(
+      'unmet_authentication_requirements',
+    );
+
+    // max_age=0: however recent the session, the user signs in again.
+    const fresh = await agent.follow(urlWith({ max_age: '0' }));
+    expect(fresh.body).toContain('name="password"');
+  });
+
   it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
     const email = `sso-${dialect}@example.com`;
     await userAccount(email);

@@ -7,6 +7,7 @@ import { requestContext } from '../accounts/routes.js';
 import type { AccountService, LoginResult } from '../accounts/service.js';
 import type { MfaService } from '../mfa/service.js';
 import { type SessionCookie, setHostCookie, setSessionCookie } from '../sessions/plugin.js';
+import { meetsAcr, requiredAcr } from './acr.js';
 
 export interface InteractionOptions {
   readonly provider: () => Promise<Provider>;
@@ -18,6 +19,12 @@ export interface InteractionOptions {
   readonly isFirstParty: (clientId: string) => Promise<boolean>;
   readonly now: () => number;
 }
+
+/** OpenID Connect's answer when the level a client asked for (acr_values) cannot be reached. */
+const unmetLevel: InteractionResults = {
+  error: 'unmet_authentication_requirements',
+  error_description: 'The requested authentication level could not be reached',
+};
 
 /** Words for the scopes a consent page lists. */
 const SCOPE_LABELS: Record<string, string> = {
@@ -41,9 +48,13 @@ function loginForm(uid: string, email: string, error?: string): string {
 <button type="submit">Sign in</button></form>`;
 }
 
-function mfaForm(uid: string, error?: string): string {
-  return `<h1>Two-step verification</h1>${error ?? ''}
-<form method="post" action="/oauth2/interaction/${escapeHtml(uid)}/mfa">
+function mfaForm(uid: string, error?: string, step: 'mfa' | 'step-up' = 'mfa'): string {
+  const intro =
+    step === 'step-up'
+      ? '<p>This application asks for a stronger sign-in. Confirm it is you with your second factor.</p>'
+      : '';
+  return `<h1>Two-step verification</h1>${intro}${error ?? ''}
+<form method="post" action="/oauth2/interaction/${escapeHtml(uid)}/${step}">
 <label for="code">Code from your authenticator app, or a backup code</label>
 <input id="code" name="code" inputmode="text" autocomplete="one-time-code" required minlength="6" maxlength="32" autofocus>
 <button type="submit">Verify</button></form>`;
@@ -125,9 +136,29 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       const targets = formTargets(interaction.params.redirect_uri);
       if (interaction.prompt.name === 'login') {
         const session = request.session;
-        const freshLoginRequested = interaction.prompt.reasons.some((reason) => reason !== 'no_session');
+        const freshLoginRequested = interaction.prompt.reasons.some(
+          (reason) => reason !== 'no_session' && reason !== 'acr_values',
+        );
         if (session && !session.restriction && !freshLoginRequested) {
-          return finish(request, reply, provider, loginFor(session.userId, session, session.authTime));
+          const required = requiredAcr(interaction.params.acr_values);
+          if (meetsAcr(session.acr, required)) {
+            return finish(request, reply, provider, loginFor(session.userId, session, session.authTime));
+          }
+          // Step-up on these pages proves a code factor (level 2); passkeys (level 3) need the account pages.
+          const methods = await mfa.listMethods(session.userId);
+          if (
+            required === 2 &&
+            methods.some((method) => method.status === 'active' && method.type === 'totp')
+          ) {
+            return page(
+              reply,
+              productName,
+              { title: 'Two-step verification', body: mfaForm(interaction.uid, undefined, 'step-up') },
+              200,
+              targets,
+            );
+          }
+          return finish(request, reply, provider, unmetLevel);
         }
         const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
         return page(
@@ -229,8 +260,47 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         targets,
       );
     }
+    const { interaction } = await details(request, reply);
+    if (!meetsAcr(result.authentication.acr, requiredAcr(interaction.params.acr_values))) {
+      return finish(request, reply, provider, unmetLevel);
+    }
     return finish(request, reply, provider, loginFor(result.user.id, result.authentication, options.now()));
   }
+
+  app.post(
+    '/oauth2/interaction/:uid/step-up',
+    { schema: { params: UidParams, body: formBody, hide: true } },
+    async (request, reply) => {
+      const { provider, interaction } = await details(request, reply);
+      const targets = formTargets(interaction.params.redirect_uri);
+      const session = request.session;
+      if (!session) return reply.redirect(`/oauth2/interaction/${interaction.uid}`, 303);
+      const code = ((request.body as { code?: string }).code ?? '').trim();
+      try {
+        const proven = await mfa.stepUp(
+          session,
+          { type: /^\d{6}$/.test(code) ? 'totp' : 'backup_code', code },
+          requestContext(request),
+        );
+        if (!meetsAcr(proven.acr, requiredAcr(interaction.params.acr_values))) {
+          return await finish(request, reply, provider, unmetLevel);
+        }
+        return await finish(request, reply, provider, loginFor(session.userId, proven, proven.authTime));
+      } catch (error) {
+        const status = isGatehouseError(error) ? error.status : 500;
+        return page(
+          reply,
+          productName,
+          {
+            title: 'Two-step verification',
+            body: mfaForm(interaction.uid, failureMessage(error), 'step-up'),
+          },
+          status,
+          targets,
+        );
+      }
+    },
+  );
 
   app.post(
     '/oauth2/interaction/:uid/mfa',

@@ -1,10 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { JWK } from 'jose';
-import Provider, { type Configuration, errors } from 'oidc-provider';
+import Provider, { type Configuration, errors, interactionPolicy } from 'oidc-provider';
 import type { Clock } from '../../platform/clock.js';
 import { deriveKey } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import type { Logger } from '../../platform/logger.js';
+import { ACR_VALUES, meetsAcr, requiredAcr } from './acr.js';
 import { type ClientCache, createOidcAdapter } from './adapter.js';
 import {
   ACCESS_TOKEN_TTL_METADATA,
@@ -59,6 +60,24 @@ export interface OidcProviderDependencies {
   readonly allowPrivateNetworkCalls: boolean;
 }
 
+/**
+ * The engine's prompts plus one: a session below the level `acr_values` asks for sends the user back to the
+ * sign-in pages (which step the session up or refuse). The engine alone only enforces *essential* acr claims.
+ */
+function interactionPolicyWithAcr() {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('acr_values', 'A higher authentication level was requested', (ctx) => {
+      const { session, params, result } = ctx.oidc;
+      if (!session?.accountId || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return meetsAcr(session.acr, requiredAcr(params?.acr_values))
+        ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+        : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return policy;
+}
+
 const clientTtl = (client: { metadata(): Record<string, unknown> }, key: string) => {
   const value = client.metadata()[key];
   return typeof value === 'number' ? value : undefined;
@@ -83,7 +102,7 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     routes: OIDC_ROUTES,
     responseTypes: ['code'],
     // The levels sessions carry (MFA issue): 1 one factor, 2 two, 3 phishing-resistant.
-    acrValues: ['1', '2', '3'],
+    acrValues: [...ACR_VALUES],
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'email', 'profile'],
     // acr, amr and auth_time come from how the Gatehouse session was proven (see interactions.ts).
@@ -164,7 +183,10 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       Session: 86_400,
       Grant: deps.ttl.refreshTokenSeconds,
     },
-    interactions: { url: (_ctx, interaction) => `/oauth2/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/oauth2/interaction/${interaction.uid}`,
+      policy: interactionPolicyWithAcr(),
+    },
     async findAccount(_ctx, sub) {
       const account = await deps.findAccount(sub);
       if (!account) return undefined;
