@@ -3,6 +3,7 @@ import * as m0001 from './0001_settings.js';
 import * as m0002 from './0002_identity.js';
 import * as m0003 from './0003_mfa.js';
 import * as m0004 from './0004_oidc.js';
+import * as m0005 from './0005_oidc_accounts.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -13,4 +14,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0002_identity': m0002,
   '0003_mfa': m0003,
   '0004_oidc': m0004,
+  '0005_oidc_accounts': m0005,
 };

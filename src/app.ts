@@ -18,7 +18,7 @@ import { accountRoutes } from './modules/accounts/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
 import { registerInteractions } from './modules/oidc/interactions.js';
 import { createOidcProvider } from './modules/oidc/provider.js';
-import { clientAdminRoutes, mountOidcProvider } from './modules/oidc/routes.js';
+import { clientAdminRoutes, connectedAppRoutes, mountOidcProvider } from './modules/oidc/routes.js';
 import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
@@ -299,6 +299,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   });
   await app.register(adminUserRoutes, { accounts: services.accounts, sessions: services.sessions });
   await app.register(clientAdminRoutes, { clients: services.clients, resources: services.resources });
+  await app.register(connectedAppRoutes, { consents: services.consents });
 
   // The OpenID provider signs with keys from the database; a rotation on any node rebuilds it everywhere.
   const buildProvider = async () => {

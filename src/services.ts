@@ -6,6 +6,7 @@ import { createLoginThrottle } from './modules/accounts/throttle.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
 import { createClientCache, deleteExpiredArtefacts } from './modules/oidc/adapter.js';
 import { createClientService } from './modules/oidc/clients.js';
+import { createConsentService } from './modules/oidc/consents.js';
 import { createSigningKeys } from './modules/oidc/keys.js';
 import { createResourceService } from './modules/oidc/resources.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
@@ -123,6 +124,7 @@ export async function createServices(platform: Platform) {
   });
   const signingKeys = createSigningKeys({ database, clock, sealedBox });
   const resources = createResourceService({ database, clock, events });
+  const consents = createConsentService({ database, clock, events });
 
   const housekeeping = createHousekeeping(
     [
@@ -148,6 +150,7 @@ export async function createServices(platform: Platform) {
     clients,
     clientCache,
     resources,
+    consents,
     signingKeys,
     async close() {
       await housekeeping.stop();

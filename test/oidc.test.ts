@@ -469,6 +469,72 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(fresh.body).toContain('name="password"');
   });
 
+  it('lists the apps a user allowed and withdraws consent with every token it issued', async () => {
+    const email = `consent-${dialect}@example.com`;
+    await userAccount(email);
+    const { client, secret } = await webClient();
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const parameters = {
+      scope: 'openid email offline_access',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      prompt: 'consent',
+    };
+    const { callback, agent } = await authorize(config, email, parameters);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+
+    const login = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: PASSWORD },
+    });
+    const headers = {
+      cookie: String(login.headers['set-cookie']).split(';')[0]!,
+      'x-csrf-token': login.json().csrfToken,
+    };
+    const listed = await harness.app.inject({ method: 'GET', url: '/api/v1/me/apps', headers });
+    expect(listed.statusCode, listed.body).toBe(200);
+    expect(listed.json().apps).toEqual([
+      {
+        clientId: client.id,
+        name: 'Example app',
+        scopes: ['email', 'offline_access', 'openid'],
+        apis: [],
+        grantedAt: expect.any(String),
+      },
+    ]);
+
+    const revoked = await harness.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/me/apps/${client.id}`,
+      headers,
+    });
+    expect(revoked.statusCode, revoked.body).toBe(204);
+    expect(harness.logs.text).toContain('"securityEvent":"oauth.consent.revoked"');
+    expect(
+      (await harness.app.inject({ method: 'GET', url: '/api/v1/me/apps', headers })).json().apps,
+    ).toEqual([]);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    const again = await harness.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/me/apps/${client.id}`,
+      headers,
+    });
+    expect(again.statusCode).toBe(404);
+    expect(again.json().code).toBe('consent_not_found');
+
+    // The app must ask again: the same browser, still signed in, sees the consent page.
+    const { prompt: _forced, ...unprompted } = parameters;
+    const page = await agent.follow(
+      oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, ...unprompted }).toString(),
+    );
+    expect(page.body).toContain('/confirm"');
+  });
+
   it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
     const email = `sso-${dialect}@example.com`;
     await userAccount(email);

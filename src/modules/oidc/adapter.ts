@@ -108,6 +108,7 @@ function sqlStore(kind: string, options: OidcStorageOptions, writes: GroupCommit
         id,
         payload: JSON.stringify(payload),
         grant_id: payload.grantId ?? null,
+        account_id: payload.accountId ?? null,
         uid: payload.uid ?? null,
         user_code: payload.userCode ?? null,
         expires_at: expiresIn ? clock.now() + expiresIn * 1000 : null,

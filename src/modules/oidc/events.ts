@@ -5,6 +5,7 @@ export const OidcEvents = {
   clientDisabled: 'client.disabled',
   clientSecretRotated: 'client.secret_rotated',
   clientDeleted: 'client.deleted',
+  consentRevoked: 'oauth.consent.revoked',
   resourceCreated: 'resource.created',
   resourceDeleted: 'resource.deleted',
 } as const;

@@ -7,6 +7,8 @@ export interface OidcModelsTable {
   /** JSON, as oidc-provider hands it over. */
   payload: string;
   grant_id: string | null;
+  /** The account an artefact belongs to (grants, sessions, user tokens); null for machine tokens. */
+  account_id: string | null;
   uid: string | null;
   user_code: string | null;
   expires_at: number | null;
@@ -79,6 +81,7 @@ export async function upsertModels(db: Db, rows: readonly OidcModelRow[]): Promi
       conflict.columns(['kind', 'id']).doUpdateSet((eb) => ({
         payload: eb.ref('excluded.payload'),
         grant_id: eb.ref('excluded.grant_id'),
+        account_id: eb.ref('excluded.account_id'),
         uid: eb.ref('excluded.uid'),
         user_code: eb.ref('excluded.user_code'),
         expires_at: eb.ref('excluded.expires_at'),
@@ -120,6 +123,28 @@ export async function destroyModel(db: Db, kind: string, id: string): Promise<vo
 
 export async function destroyGrant(db: Db, grantId: string): Promise<void> {
   await db.deleteFrom('oidc_models').where('grant_id', '=', grantId).execute();
+}
+
+/** The account's grants (one per app it allowed) still in force. */
+export async function listAccountGrants(db: Db, accountId: string, now: number): Promise<OidcModelRow[]> {
+  return db
+    .selectFrom('oidc_models')
+    .selectAll()
+    .where('kind', '=', 'Grant')
+    .where('account_id', '=', accountId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .execute();
+}
+
+/** Grants and everything issued under them (codes, access and refresh tokens). */
+export async function destroyGrants(db: Db, grantIds: readonly string[]): Promise<void> {
+  if (grantIds.length === 0) return;
+  await db
+    .deleteFrom('oidc_models')
+    .where((eb) =>
+      eb.or([eb('grant_id', 'in', grantIds), eb.and([eb('kind', '=', 'Grant'), eb('id', 'in', grantIds)])]),
+    )
+    .execute();
 }
 
 export async function deleteExpiredModels(db: Db, now: number): Promise<number> {

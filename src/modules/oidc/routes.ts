@@ -4,12 +4,15 @@ import type Provider from 'oidc-provider';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
 import type { ClientService } from './clients.js';
+import type { ConsentService } from './consents.js';
 import type { ResourceService } from './resources.js';
 import {
   ClientBody,
   ClientParams,
   ClientResponse,
   ClientsResponse,
+  ConnectedAppParams,
+  ConnectedAppsResponse,
   CreatedClientResponse,
   PatchClientBody,
   ResourceBody,
@@ -192,6 +195,43 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request, reply) => {
       await resources.remove(request.params.resourceId, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+/** A user's connected apps (`/api/v1/me/apps`): what they allowed, and taking it back. */
+export const connectedAppRoutes: FastifyPluginAsyncTypebox<{ consents: ConsentService }> = async (
+  app,
+  { consents },
+) => {
+  const tags = ['me'];
+  app.get(
+    '/api/v1/me/apps',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags,
+        summary: 'Apps you have allowed to sign you in or act for you',
+        response: { 200: ConnectedAppsResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ apps: await consents.list(request.session!.userId) }),
+  );
+
+  app.delete(
+    '/api/v1/me/apps/:clientId',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags,
+        summary: "Withdraw an app's access: its tokens stop working and it must ask again",
+        params: ConnectedAppParams,
+        response: { 204: { type: 'null' }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      await consents.revoke(request.session!.userId, request.params.clientId, requestContext(request));
       return reply.code(204).send(null);
     },
   );

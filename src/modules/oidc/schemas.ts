@@ -102,3 +102,18 @@ export const ResourceBody = Type.Object(
 export const ResourceParams = Type.Object({ resourceId: Type.String({ minLength: 1, maxLength: 64 }) });
 export const ResourceResponse = Type.Object({ resource: ResourceSchema });
 export const ResourcesResponse = Type.Object({ resources: Type.Array(ResourceSchema) });
+
+export const ConnectedAppSchema = Type.Object(
+  {
+    clientId: Type.String(),
+    name: Type.String(),
+    scopes: Type.Array(Type.String(), {
+      description: 'OpenID scopes allowed (openid, email, profile, offline_access)',
+    }),
+    apis: Type.Array(Type.Object({ identifier: Type.String(), scopes: Type.Array(Type.String()) })),
+    grantedAt: Type.String({ format: 'date-time' }),
+  },
+  { title: 'ConnectedApp' },
+);
+export const ConnectedAppsResponse = Type.Object({ apps: Type.Array(ConnectedAppSchema) });
+export const ConnectedAppParams = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 100 }) });
