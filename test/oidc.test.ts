@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { Redis } from 'ioredis';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -158,6 +158,42 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
         scope: 'invoices:read',
       }),
     ).rejects.toMatchObject({ error: 'invalid_target' });
+  });
+
+  it('authenticates a client by private_key_jwt against the keys at its jwks_uri', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const other = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'app-key-1', alg: 'ES256', use: 'sig' };
+    const jwksServer = createHttpServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = jwksServer.address() as { port: number };
+      const created = await adminCall('POST', '/api/v1/admin/clients', {
+        name: 'Signed worker',
+        grants: ['client_credentials'],
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        jwksUri: `http://127.0.0.1:${port}/jwks`,
+        scopes: ['invoices:read'],
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.json().secret).toBeUndefined();
+      const clientId = created.json().client.id as string;
+      const signedWith = (key: typeof privateKey) =>
+        oidc.discovery(new URL(issuer), clientId, undefined, oidc.PrivateKeyJwt({ key, kid: 'app-key-1' }), {
+          execute: [oidc.allowInsecureRequests],
+        });
+      const tokens = await oidc.clientCredentialsGrant(await signedWith(privateKey));
+      expect(tokens.access_token).toBeTruthy();
+      // A key the client never published is refused.
+      await expect(oidc.clientCredentialsGrant(await signedWith(other.privateKey))).rejects.toMatchObject({
+        error: 'invalid_client',
+      });
+    } finally {
+      await new Promise((resolve) => jwksServer.close(resolve));
+    }
   });
 
   it('refuses a wrong secret, a disabled client, and the old secret after rotation', async () => {
