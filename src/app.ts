@@ -320,6 +320,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       findAccount: (id) => services.accounts.oidcAccount(id),
       productName: config.accounts.productName,
       allowPrivateNetworkCalls: config.oidc.allowPrivateNetworkCalls,
+      enableEdDSA: config.oidc.enableEdDSA,
       async onLogout(cookieHeader) {
         const token = cookieHeader
           ?.split(';')

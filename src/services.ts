@@ -7,7 +7,7 @@ import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
 import { createClientCache, deleteExpiredArtefacts } from './modules/oidc/adapter.js';
 import { createClientService } from './modules/oidc/clients.js';
 import { createConsentService } from './modules/oidc/consents.js';
-import { createSigningKeys } from './modules/oidc/keys.js';
+import { createSigningKeys, OPTIONAL_ALGORITHMS, SIGNING_ALGORITHMS } from './modules/oidc/keys.js';
 import { createResourceService } from './modules/oidc/resources.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
@@ -109,7 +109,9 @@ export async function createServices(platform: Platform) {
   const unsubscribeClients = await pubsub.subscribe('oidc.clients.changed', (clientId) =>
     clientCache.forget(clientId),
   );
+  const signingAlgorithms = [...SIGNING_ALGORITHMS, ...(config.oidc.enableEdDSA ? OPTIONAL_ALGORITHMS : [])];
   const clients = createClientService({
+    signingAlgorithms,
     database,
     clock,
     secretKey: platform.secretKey,
@@ -122,7 +124,7 @@ export async function createServices(platform: Platform) {
       });
     },
   });
-  const signingKeys = createSigningKeys({ database, clock, sealedBox });
+  const signingKeys = createSigningKeys({ database, clock, sealedBox, algorithms: signingAlgorithms });
   const resources = createResourceService({ database, clock, events });
   const consents = createConsentService({ database, clock, events });
 

@@ -571,6 +571,57 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(page.body).toContain('/confirm"');
   });
 
+  it('signs ID tokens with EdDSA for a client that asks, once oidc.enableEdDSA is on', async () => {
+    const body = {
+      name: 'Example app',
+      grants: ['authorization_code'],
+      redirectUris: [REDIRECT_URI],
+      idTokenSigningAlg: 'EdDSA',
+    };
+    const refused = await adminCall('POST', '/api/v1/admin/clients', body);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().detail).toContain('oidc.enableEdDSA');
+
+    const node = await listenTestApp(testDatabase().url, { oidc: { enableEdDSA: true } });
+    try {
+      const created = await node.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/clients',
+        payload: body,
+        headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrf },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.json().client.idTokenSigningAlg).toBe('EdDSA');
+      const email = `eddsa-${dialect}@example.com`;
+      await userAccount(email);
+      const config = await oidc.discovery(
+        new URL(node.baseUrl),
+        created.json().client.id,
+        created.json().secret,
+        undefined,
+        { execute: [oidc.allowInsecureRequests] },
+      );
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      const { callback } = await new BrowserlessAgent(node.baseUrl).authorize(
+        url,
+        { email, password: PASSWORD },
+        'Example app',
+      );
+      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+      expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('EdDSA');
+      const keys = createRemoteJWKSet(new URL(`${node.baseUrl}/oauth2/jwks`));
+      await expect(jwtVerify(tokens.id_token!, keys, { issuer: node.baseUrl })).resolves.toBeTruthy();
+    } finally {
+      await node.app.close();
+    }
+  });
+
   it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
     const email = `sso-${dialect}@example.com`;
     await userAccount(email);

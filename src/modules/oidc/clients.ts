@@ -38,6 +38,8 @@ export interface ClientInput {
   /** Per-client lifetimes; the `oidc.*TtlSeconds` settings apply when absent. */
   readonly accessTokenTtlSeconds?: number | undefined;
   readonly refreshTokenTtlSeconds?: number | undefined;
+  /** How this client's ID tokens are signed (ES256 unless it says otherwise). */
+  readonly idTokenSigningAlg?: 'ES256' | 'RS256' | 'EdDSA' | undefined;
 }
 
 export interface ClientView {
@@ -54,6 +56,7 @@ export interface ClientView {
   readonly tokenEndpointAuthMethod: string;
   readonly accessTokenTtlSeconds: number | null;
   readonly refreshTokenTtlSeconds: number | null;
+  readonly idTokenSigningAlg: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -73,6 +76,7 @@ function toView(row: ClientRow): ClientView {
     firstParty: row.first_party === 1,
     public: metadata.token_endpoint_auth_method === 'none',
     grants: (metadata.grant_types as string[]) ?? [],
+    idTokenSigningAlg: (metadata.id_token_signed_response_alg as string | undefined) ?? 'ES256',
     redirectUris: (metadata.redirect_uris as string[]) ?? [],
     postLogoutRedirectUris: (metadata.post_logout_redirect_uris as string[]) ?? [],
     backchannelLogoutUri: (metadata.backchannel_logout_uri as string | undefined) ?? null,
@@ -102,6 +106,8 @@ export function createClientService(deps: {
   events: EventRecorder;
   /** Called after every change, so caches of client metadata (on every node) drop the client. */
   changed: (clientId: string) => Promise<void>;
+  /** Algorithms Gatehouse has keys for; a client may not ask for another. */
+  signingAlgorithms?: readonly string[];
 }) {
   const { database, clock } = deps;
   const secretKey = deriveKey(deps.secretKey, 'oauth-client-secret');
@@ -119,6 +125,15 @@ export function createClientService(deps: {
       throw new GatehouseError(
         OidcErrors.client_invalid,
         'authorization_code needs at least one redirect URI',
+      );
+    }
+    if (
+      input.idTokenSigningAlg &&
+      !(deps.signingAlgorithms ?? ['ES256', 'RS256']).includes(input.idTokenSigningAlg)
+    ) {
+      throw new GatehouseError(
+        OidcErrors.client_invalid,
+        `Gatehouse does not sign with ${input.idTokenSigningAlg} (EdDSA needs oidc.enableEdDSA)`,
       );
     }
     if (authMethod === 'private_key_jwt' && !input.jwksUri) {
@@ -139,6 +154,7 @@ export function createClientService(deps: {
         ? { scope: scopes.filter((scope) => OPENID_SCOPES.includes(scope)).join(' ') }
         : {}),
       [API_SCOPES_METADATA]: scopes.filter((scope) => !OPENID_SCOPES.includes(scope)),
+      ...(input.idTokenSigningAlg ? { id_token_signed_response_alg: input.idTokenSigningAlg } : {}),
       ...(input.accessTokenTtlSeconds ? { [ACCESS_TOKEN_TTL_METADATA]: input.accessTokenTtlSeconds } : {}),
       ...(input.refreshTokenTtlSeconds ? { [REFRESH_TOKEN_TTL_METADATA]: input.refreshTokenTtlSeconds } : {}),
     };

@@ -8,6 +8,9 @@ import { insertSigningKeys, listSigningKeys, type SigningKeyRow, setKeyStatus } 
 
 /** The algorithms Gatehouse signs with: ES256 first (compact, fast), RS256 for clients that only know it. */
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256'] as const;
+/** Ed25519, for clients that ask for it (`oidc.enableEdDSA`). */
+export const OPTIONAL_ALGORITHMS = ['EdDSA'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number] | (typeof OPTIONAL_ALGORITHMS)[number];
 
 async function newKey(alg: string, now: number, sealedBox: SealedBox): Promise<SigningKeyRow> {
   const kid = randomBytes(12).toString('base64url');
@@ -31,8 +34,14 @@ async function newKey(alg: string, now: number, sealedBox: SealedBox): Promise<S
  * start creates one active key per algorithm; `rotate` makes new active keys and keeps the old ones published
  * (verify-only) until every token they signed has expired.
  */
-export function createSigningKeys(deps: { database: DatabaseHandle; clock: Clock; sealedBox: SealedBox }) {
+export function createSigningKeys(deps: {
+  database: DatabaseHandle;
+  clock: Clock;
+  sealedBox: SealedBox;
+  algorithms?: readonly SigningAlgorithm[];
+}) {
   const { database, clock, sealedBox } = deps;
+  const algorithms = deps.algorithms ?? SIGNING_ALGORITHMS;
 
   async function retireExpired(): Promise<void> {
     const now = clock.now();
@@ -51,7 +60,7 @@ export function createSigningKeys(deps: { database: DatabaseHandle; clock: Clock
     /** Creates the first keys when there are none (idempotent enough for concurrent first starts: see below). */
     async ensure(): Promise<void> {
       const rows = await listSigningKeys(database.db);
-      const missing = SIGNING_ALGORITHMS.filter(
+      const missing = algorithms.filter(
         (alg) => !rows.some((row) => row.alg === alg && row.status === 'active'),
       );
       if (missing.length === 0) return;
@@ -63,10 +72,15 @@ export function createSigningKeys(deps: { database: DatabaseHandle; clock: Clock
       );
     },
 
-    /** Private JWKs for oidc-provider: active keys first (they sign), then retiring ones (verify only). */
+    /**
+     * Private JWKs for oidc-provider: active keys first (they sign), then retiring ones (verify only). Keys of an
+     * algorithm switched off since (EdDSA) are left out: the engine would refuse them.
+     */
     async privateJwks(): Promise<JWK[]> {
       await retireExpired();
-      const rows = await listSigningKeys(database.db);
+      const rows = (await listSigningKeys(database.db)).filter((row) =>
+        (algorithms as readonly string[]).includes(row.alg),
+      );
       const ordered = [
         ...rows.filter((row) => row.status === 'active'),
         ...rows.filter((row) => row.status === 'retiring'),
@@ -110,7 +124,7 @@ export function createSigningKeys(deps: { database: DatabaseHandle; clock: Clock
     async rotate(keepSeconds: number): Promise<string[]> {
       const now = clock.now();
       const rows = await listSigningKeys(database.db);
-      const fresh = await Promise.all(SIGNING_ALGORITHMS.map((alg) => newKey(alg, now, sealedBox)));
+      const fresh = await Promise.all(algorithms.map((alg) => newKey(alg, now, sealedBox)));
       await database.transaction(async (trx) => {
         await setKeyStatus(
           trx,

@@ -58,6 +58,7 @@ export interface OidcProviderDependencies {
   readonly ttl: { accessTokenSeconds: number; idTokenSeconds: number; refreshTokenSeconds: number };
   /** Outgoing calls to private and loopback addresses (the engine refuses them by default). */
   readonly allowPrivateNetworkCalls: boolean;
+  readonly enableEdDSA: boolean;
 }
 
 /**
@@ -122,7 +123,7 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       require_auth_time: true,
     },
     enabledJWA: {
-      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      idTokenSigningAlgValues: ['ES256', 'RS256', ...(deps.enableEdDSA ? ['EdDSA' as const] : [])],
     },
     extraClientMetadata: {
       properties: [API_SCOPES_METADATA, ACCESS_TOKEN_TTL_METADATA, REFRESH_TOKEN_TTL_METADATA],

@@ -23,6 +23,7 @@ export const ClientSchema = Type.Object(
     tokenEndpointAuthMethod: Type.String(),
     accessTokenTtlSeconds: Type.Union([Type.Integer(), Type.Null()]),
     refreshTokenTtlSeconds: Type.Union([Type.Integer(), Type.Null()]),
+    idTokenSigningAlg: Type.String(),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -52,6 +53,11 @@ export const ClientBody = Type.Object(
       Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { maxItems: 100 }),
     ),
     firstParty: Type.Optional(Type.Boolean({ description: 'Trusted: users are not asked for consent.' })),
+    idTokenSigningAlg: Type.Optional(
+      Type.Union([Type.Literal('ES256'), Type.Literal('RS256'), Type.Literal('EdDSA')], {
+        description: 'How ID tokens for this client are signed; EdDSA needs oidc.enableEdDSA.',
+      }),
+    ),
     accessTokenTtlSeconds: Type.Optional(
       Type.Integer({ minimum: 60, maximum: 86_400, description: 'Access token lifetime for this client.' }),
     ),

@@ -13,6 +13,11 @@ export const OidcSettingsSchema = Type.Object(
       description:
         'Seconds after a refresh token is first used during which the same client may use it again (two refreshes racing). Later reuse revokes every token of the grant. 0 turns the window off.',
     }),
+    enableEdDSA: Type.Boolean({
+      default: false,
+      description:
+        'Also keep an Ed25519 (EdDSA) signing key, for clients registered with idTokenSigningAlg EdDSA. ES256 stays the default.',
+    }),
     allowPrivateNetworkCalls: Type.Boolean({
       default: false,
       description:
