@@ -1,6 +1,7 @@
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon, { type Options, type Result } from 'autocannon';
@@ -106,13 +107,24 @@ export interface StartedGatehouse {
   stop(): Promise<void>;
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** Gatehouse as `npm start` runs it, on a fresh SQLite database in a temporary directory. */
 export async function startGatehouse(overrides: Record<string, unknown> = {}): Promise<StartedGatehouse> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  // The issuer must be the address clients reach, so the port is chosen before the app is built.
+  const port = await freePort();
   const config = loadConfig({
     env: {},
     overrides: {
       dataDir,
+      server: { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` },
       secrets: { key: randomBytes(32).toString('hex') },
       // Request logs would measure the terminal, not the server.
       log: { level: 'warn' },
@@ -121,9 +133,7 @@ export async function startGatehouse(overrides: Record<string, unknown> = {}): P
     },
   });
   const app = await buildApp(config);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  await app.listen({ host: '127.0.0.1', port });
   return {
     app,
     url: `http://127.0.0.1:${port}`,
