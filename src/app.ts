@@ -219,10 +219,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
 async function registerPlugins(app: GatehouseApp, config: Config, platform: Platform): Promise<void> {
   installProblemHandling(app);
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request are plain callbacks, not async functions: each promise costs more once
+  // oidc-provider's AsyncLocalStorage tracks them all.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     platform.metrics.httpRequestDuration.observe(
       {
         method: request.method,
@@ -231,6 +234,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       },
       reply.elapsedTime / 1000,
     );
+    done();
   });
   await registerHardening(app, config);
 

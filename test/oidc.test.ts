@@ -622,6 +622,36 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     }
   });
 
+  it('lets a browser app call the token endpoint from its own origin (CORS), not from others', async () => {
+    const created = await adminCall('POST', '/api/v1/admin/clients', {
+      name: 'Single-page app',
+      grants: ['authorization_code'],
+      redirectUris: [REDIRECT_URI],
+      public: true,
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const exchange = (origin: string) =>
+      fetch(`${issuer}/oauth2/token`, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: created.json().client.id,
+          code: 'not-a-code',
+          redirect_uri: REDIRECT_URI,
+          code_verifier: oidc.randomPKCECodeVerifier(),
+        }).toString(),
+      });
+    // The app's origin reaches the engine (which answers the protocol error) and may read the answer...
+    const own = await exchange('https://app.example.com');
+    expect(own.status).toBe(400);
+    expect(((await own.json()) as { error: string }).error).toBe('invalid_grant');
+    expect(own.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    // ...another origin gets no CORS grant from the engine, so its page cannot read anything.
+    const other = await exchange('https://evil.example.net');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
     const email = `sso-${dialect}@example.com`;
     await userAccount(email);

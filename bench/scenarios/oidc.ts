@@ -65,7 +65,7 @@ async function startBareEngine(): Promise<{ server: Server; url: string; userinf
 }
 
 /** A user's access token from Gatehouse, through its real sign-in pages and token endpoint. */
-async function signInForToken(gatehouse: StartedGatehouse): Promise<string> {
+export async function signInForToken(gatehouse: StartedGatehouse): Promise<string> {
   const email = 'bench-user@example.com';
   const password = 'bench-violet-harbor-lantern-42';
   const signup = await fetch(`${gatehouse.url}/api/v1/auth/signup`, {

@@ -134,6 +134,10 @@ describe('log helpers', () => {
           : Reflect.get(target, property, target),
     });
     const quiet = lazyChildLogger(counting, { requestId: 'r-1' }, {});
+    // What Fastify's logger validation touches.
+    for (const method of ['info', 'error', 'debug', 'fatal', 'warn', 'trace', 'child'] as const) {
+      expect(typeof quiet[method]).toBe('function');
+    }
     quiet.info('below the level');
     quiet.debug({ password: 'x' }, 'below the level');
     expect(children).toBe(0);

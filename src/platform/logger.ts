@@ -147,6 +147,10 @@ export function lazyChildLogger(
           return (...args: unknown[]) =>
             (materialise()[property as 'info'] as (...rest: unknown[]) => void)(...args);
         }
+        // Fastify checks that `child` is a function when it receives the logger: answer without making one.
+        if (property === 'child') {
+          return (...args: Parameters<Logger['child']>) => materialise().child(...args);
+        }
       }
       const target = materialise();
       const value = Reflect.get(target, property, target);

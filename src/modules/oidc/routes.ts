@@ -51,6 +51,7 @@ export async function mountOidcProvider(
         method: ['GET', 'POST', 'OPTIONS'],
         url: path,
         schema: { hide: true },
+        config: { crossOrigin: true },
         handler: forward,
       });
     }

@@ -16,6 +16,8 @@ declare module 'fastify' {
     auth?: 'session' | 'admin';
     /** The route also serves sessions that must enrol a second factor first (MFA enrolment, sign-out). */
     allowRestricted?: boolean;
+    /** Cross-origin state-changing requests are expected (the OAuth engine's endpoints): no Origin check. */
+    crossOrigin?: boolean;
   }
 }
 
@@ -112,18 +114,8 @@ export async function registerSessionAuth(
     throw new GatehouseError(SessionErrors.csrf_failed);
   };
 
-  app.addHook('onRequest', async (request, reply) => {
-    const origin = request.headers.origin;
-    if (UNSAFE_METHODS.has(request.method) && origin !== undefined && !trusted.has(origin)) {
-      rejectCsrf(request, 'foreign_origin');
-    }
-
-    const token = request.cookies[cookieSpec.name];
-    if (token) {
-      request.session = await options.sessions.authenticate(token);
-      if (!request.session) clearSessionCookie(reply, cookieSpec);
-    }
-
+  /** `config.auth` of the route against the session now on the request. */
+  const enforce = (request: FastifyRequest): void => {
     const required = request.routeOptions.config?.auth;
     if (!required) return;
     if (!request.session) throw new GatehouseError(SessionErrors.session_required);
@@ -145,6 +137,45 @@ export async function registerSessionAuth(
       ) {
         rejectCsrf(request, presented ? 'wrong_token' : 'missing_token');
       }
+    }
+  };
+
+  // A callback hook: requests without a session cookie (API clients, OAuth endpoints) never wait on a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    try {
+      const origin = request.headers.origin;
+      // The engine's own endpoints (token, introspection…) are called cross-origin by design and do their own
+      // CORS and client authentication; they take no session from cookies.
+      const crossOriginAllowed = request.routeOptions.config?.crossOrigin === true;
+      if (
+        !crossOriginAllowed &&
+        UNSAFE_METHODS.has(request.method) &&
+        origin !== undefined &&
+        !trusted.has(origin)
+      ) {
+        rejectCsrf(request, 'foreign_origin');
+      }
+      const token = request.cookies[cookieSpec.name];
+      if (!token) {
+        enforce(request);
+        done();
+        return;
+      }
+      options.sessions.authenticate(token).then(
+        (session) => {
+          request.session = session;
+          if (!session) clearSessionCookie(reply, cookieSpec);
+          try {
+            enforce(request);
+            done();
+          } catch (error) {
+            done(error as Error);
+          }
+        },
+        (error: unknown) => done(error as Error),
+      );
+    } catch (error) {
+      done(error as Error);
     }
   });
   return cookieSpec;
