@@ -7,6 +7,7 @@ import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildTestApp, listenTestApp, type TestApp } from './helpers/app.js';
 import { describeEachDialect, TEST_REDIS_URL } from './helpers/dialects.js';
+import { startTestSmtpServer, type TestSmtpServer } from './helpers/mail.js';
 import { BrowserlessAgent } from './helpers/oidc.js';
 
 const PASSWORD = 'violet-harbor-lantern-42';
@@ -15,14 +16,23 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
   let harness: TestApp;
   let issuer: string;
   let admin: { cookie: string; csrf: string };
+  let smtp: TestSmtpServer;
   // Gatehouse's clock runs this far ahead of the wall clock (the engine's own expiry stays on the wall clock).
   let ahead = 0;
 
   beforeAll(async () => {
     // The test's back-channel receiver listens on loopback, which the engine refuses by default.
+    smtp = await startTestSmtpServer();
     const started = await listenTestApp(
       testDatabase().url,
-      { oidc: { allowPrivateNetworkCalls: true, refreshTokenReuseGraceSeconds: 5 } },
+      {
+        oidc: { allowPrivateNetworkCalls: true, refreshTokenReuseGraceSeconds: 5 },
+        mail: {
+          transport: 'smtp',
+          from: 'Gatehouse <id@example.test>',
+          smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTls: false },
+        },
+      },
       { now: () => Date.now() + ahead },
     );
     harness = started;
@@ -48,6 +58,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
 
   afterAll(async () => {
     await harness?.app.close();
+    await smtp?.close();
   });
 
   const adminCall = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
@@ -427,6 +438,91 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     }
   });
 
+  it("sends an e-mail code from the sign-in page when that is the account's second factor", async () => {
+    const email = `mfa-mail-${dialect}@example.com`;
+    const userId = await userAccount(email);
+    // Codes go only to a verified address.
+    await harness.app.gatehouse.database.db
+      .updateTable('users')
+      .set({ email_verified_at: Date.now() })
+      .where('id', '=', userId)
+      .execute();
+    const login = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: PASSWORD },
+    });
+    const api = {
+      cookie: String(login.headers['set-cookie']).split(';')[0]!,
+      'x-csrf-token': login.json().csrfToken,
+    };
+    const isCode = (message: { to: readonly string[]; subject: string }) =>
+      message.to.includes(email) && /sign-in code/.test(message.subject);
+    const mailedCode = async (count: number) => {
+      await smtp.waitFor(() => smtp.messages.filter(isCode).length >= count);
+      return /^(\d{6}) is your sign-in code$/.exec(smtp.messages.filter(isCode)[count - 1]!.subject)![1]!;
+    };
+    const started = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/me/mfa/methods',
+      payload: { type: 'email' },
+      headers: api,
+    });
+    expect(started.statusCode, started.body).toBe(201);
+    const confirmed = await harness.app.inject({
+      method: 'POST',
+      url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
+      payload: { code: await mailedCode(1) },
+      headers: api,
+    });
+    expect(confirmed.statusCode, confirmed.body).toBe(200);
+    ahead += 31_000; // past the resend pause
+
+    const { client, secret } = await webClient({ firstParty: true });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const agent = new UserAgent();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const form = await agent.follow(url.toString());
+    const loginAction = /action="([^"]+\/login)"/.exec(form.body)![1]!;
+    const mfaPage = await agent.follow(new URL(loginAction, issuer).toString(), {
+      method: 'POST',
+      form: { email, password: PASSWORD },
+    });
+    expect(mfaPage.body).toContain('E-mail me a code');
+    const sendAction = /action="([^"]+\/mfa\/send)"/.exec(mfaPage.body)![1]!;
+    const methodId = /name="methodId" value="([^"]+)"/.exec(mfaPage.body)![1]!;
+    const sent = await agent.follow(new URL(sendAction, issuer).toString(), {
+      method: 'POST',
+      form: { methodId },
+    });
+    expect(sent.status).toBe(200);
+    expect(sent.body).toContain('We sent a code');
+    expect(sent.body).toContain('name="type" value="email"');
+    const code = await mailedCode(2);
+    const verifyAction = new URL(/action="([^"]+\/mfa)"/.exec(sent.body)![1]!, issuer).toString();
+    const wrong = await agent.follow(verifyAction, {
+      method: 'POST',
+      form: { type: 'email', methodId, code: '000000' },
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toContain('name="type" value="email"');
+    const done = await agent.follow(verifyAction, {
+      method: 'POST',
+      form: { type: 'email', methodId, code },
+    });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: verifier,
+    });
+    expect(tokens.claims()).toMatchObject({ acr: '2' });
+    expect(tokens.claims()!.amr).toEqual(expect.arrayContaining(['pwd', 'email']));
+  });
+
   it('honours acr_values with a step-up on the sign-in pages, and max_age with a fresh sign-in', async () => {
     const email = `acr-${dialect}@example.com`;
     await userAccount(email);
@@ -469,7 +565,9 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       method: 'POST',
       url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
       payload: {
-        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate(),
+        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate({
+          timestamp: Date.now() + ahead,
+        }),
       },
       headers: api,
     });
@@ -699,7 +797,9 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       method: 'POST',
       url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
       payload: {
-        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate(),
+        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate({
+          timestamp: Date.now() + ahead,
+        }),
       },
       headers: { cookie: session.cookie, 'x-csrf-token': session.csrf },
     });

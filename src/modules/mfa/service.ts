@@ -817,6 +817,15 @@ export function createMfaService(deps: MfaServiceDependencies) {
       };
     },
 
+    /** The factors a sign-in waiting for its second factor may use (for pages that list them). */
+    async pendingMethods(token: string | undefined) {
+      const { user } = await loadPending(token);
+      return {
+        methods: (await activeMethods(user.id)).map(summary),
+        backupCodes: (await countUnusedBackupCodes(database.db, user.id)) > 0,
+      };
+    },
+
     /** Sends a code or returns WebAuthn options for a sign-in waiting for its second factor. */
     async challengePending(
       token: string | undefined,

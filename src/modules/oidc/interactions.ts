@@ -5,7 +5,7 @@ import { isGatehouseError } from '../../platform/errors.js';
 import { escapeHtml, failureMessage, page } from '../../platform/html.js';
 import { requestContext } from '../accounts/routes.js';
 import type { AccountService, LoginResult } from '../accounts/service.js';
-import type { MfaService } from '../mfa/service.js';
+import type { FactorProof, MethodSummary, MfaService } from '../mfa/service.js';
 import { type SessionCookie, setHostCookie, setSessionCookie } from '../sessions/plugin.js';
 import { meetsAcr, requiredAcr } from './acr.js';
 
@@ -18,6 +18,32 @@ export interface InteractionOptions {
   readonly pendingCookie: SessionCookie;
   readonly isFirstParty: (clientId: string) => Promise<boolean>;
   readonly now: () => number;
+}
+
+interface FormFields {
+  email?: string;
+  password?: string;
+  code?: string;
+  type?: 'totp' | 'email' | 'sms';
+  methodId?: string;
+}
+
+const noChoices: SecondFactorChoices = { methods: [], backupCodes: true };
+
+/** The factor a code form proves: its declared type, or a backup code when it does not look like one. */
+function proofFrom(fields: FormFields): FactorProof {
+  const code = (fields.code ?? '').trim();
+  const declared = fields.type ?? 'totp';
+  return /^\d{6}$/.test(code)
+    ? { type: declared, code, ...(fields.methodId ? { methodId: fields.methodId } : {}) }
+    : { type: 'backup_code', code };
+}
+
+/** Keeps a sent code's form after a wrong entry (the same code stays valid until it expires). */
+function sentAgain(proof: FactorProof): Pick<SecondFactorChoices, 'sent'> {
+  return proof.type === 'email' || proof.type === 'sms'
+    ? { sent: { type: proof.type, methodId: proof.methodId ?? null } }
+    : {};
 }
 
 /** OpenID Connect's answer when the level a client asked for (acr_values) cannot be reached. */
@@ -48,16 +74,62 @@ function loginForm(uid: string, email: string, error?: string): string {
 <button type="submit">Sign in</button></form>`;
 }
 
-function mfaForm(uid: string, error?: string, step: 'mfa' | 'step-up' = 'mfa'): string {
+/** What the second-factor page offers: the account's factors, and a code already sent (e-mail or SMS). */
+interface SecondFactorChoices {
+  readonly methods: readonly MethodSummary[];
+  readonly backupCodes: boolean;
+  readonly sent?: { readonly type: 'email' | 'sms'; readonly methodId: string | null; readonly to?: string };
+}
+
+const CODE_LABELS = {
+  totp: 'Code from your authenticator app',
+  email: 'Code we sent by e-mail',
+  sms: 'Code we sent by text message',
+} as const;
+
+function mfaForm(
+  uid: string,
+  choices: SecondFactorChoices,
+  error?: string,
+  step: 'mfa' | 'step-up' = 'mfa',
+): string {
+  const base = `/oauth2/interaction/${escapeHtml(uid)}`;
   const intro =
     step === 'step-up'
       ? '<p>This application asks for a stronger sign-in. Confirm it is you with your second factor.</p>'
       : '';
-  return `<h1>Two-step verification</h1>${intro}${error ?? ''}
-<form method="post" action="/oauth2/interaction/${escapeHtml(uid)}/${step}">
-<label for="code">Code from your authenticator app, or a backup code</label>
+  const codeType = choices.sent?.type ?? 'totp';
+  const hasTotp = choices.methods.some((method) => method.type === 'totp');
+  const labels = [
+    ...(choices.sent || hasTotp ? [CODE_LABELS[codeType]] : []),
+    ...(choices.backupCodes ? ['a backup code'] : []),
+  ];
+  const sentNote = choices.sent
+    ? `<p role="status">We sent a code${choices.sent.to ? ` to ${escapeHtml(choices.sent.to)}` : ''}.</p>`
+    : '';
+  const codeForm =
+    labels.length > 0
+      ? `<form method="post" action="${base}/${step}">
+<input type="hidden" name="type" value="${codeType}">${choices.sent?.methodId ? `<input type="hidden" name="methodId" value="${escapeHtml(choices.sent.methodId)}">` : ''}
+<label for="code">${escapeHtml(labels.join(', or '))}</label>
 <input id="code" name="code" inputmode="text" autocomplete="one-time-code" required minlength="6" maxlength="32" autofocus>
-<button type="submit">Verify</button></form>`;
+<button type="submit">Verify</button></form>`
+      : '';
+  const senders = choices.methods
+    .filter(
+      (method) => (method.type === 'email' || method.type === 'sms') && method.id !== choices.sent?.methodId,
+    )
+    .map(
+      (method) => `<form method="post" action="${base}/${step}/send">
+<input type="hidden" name="methodId" value="${escapeHtml(method.id)}">
+<button type="submit" class="secondary">${method.type === 'email' ? 'E-mail me a code' : 'Text me a code'} (${escapeHtml(method.name)})</button></form>`,
+    )
+    .join('');
+  const passkeyOnly =
+    labels.length === 0 && senders === ''
+      ? '<p>Your second factor is a passkey, which this page cannot use yet. Sign in with a backup code from your account, or ask an administrator.</p>'
+      : '';
+  return `<h1>Two-step verification</h1>${intro}${error ?? ''}${sentNote}${codeForm}${senders}${passkeyOnly}`;
 }
 
 /**
@@ -68,6 +140,14 @@ function mfaForm(uid: string, error?: string, step: 'mfa' | 'step-up' = 'mfa'): 
  */
 export function registerInteractions(app: FastifyInstance, options: InteractionOptions): void {
   const { accounts, mfa, productName } = options;
+
+  /** Step-up on these pages uses an authenticator app (codes by e-mail or SMS would not raise the level). */
+  const stepUpChoices = async (userId: string): Promise<SecondFactorChoices> => ({
+    methods: (await mfa.listMethods(userId)).filter(
+      (method) => method.status === 'active' && method.type === 'totp',
+    ),
+    backupCodes: true,
+  });
 
   /** Redirect targets the forms' redirect chains may end at: the client's registered redirect URI. */
   const formTargets = (redirectUri: unknown) => {
@@ -153,7 +233,10 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
             return page(
               reply,
               productName,
-              { title: 'Two-step verification', body: mfaForm(interaction.uid, undefined, 'step-up') },
+              {
+                title: 'Two-step verification',
+                body: mfaForm(interaction.uid, await stepUpChoices(session.userId), undefined, 'step-up'),
+              },
               200,
               targets,
             );
@@ -201,6 +284,8 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       email: { type: 'string', maxLength: 254 },
       password: { type: 'string', maxLength: 4096 },
       code: { type: 'string', maxLength: 32 },
+      type: { type: 'string', enum: ['totp', 'email', 'sms'] },
+      methodId: { type: 'string', maxLength: 64 },
     },
   } as const;
 
@@ -230,7 +315,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         return page(
           reply,
           productName,
-          { title: 'Two-step verification', body: mfaForm(interaction.uid) },
+          { title: 'Two-step verification', body: mfaForm(interaction.uid, result) },
           200,
           targets,
         );
@@ -275,13 +360,9 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       const targets = formTargets(interaction.params.redirect_uri);
       const session = request.session;
       if (!session) return reply.redirect(`/oauth2/interaction/${interaction.uid}`, 303);
-      const code = ((request.body as { code?: string }).code ?? '').trim();
+      const proof = proofFrom(request.body as FormFields);
       try {
-        const proven = await mfa.stepUp(
-          session,
-          { type: /^\d{6}$/.test(code) ? 'totp' : 'backup_code', code },
-          requestContext(request),
-        );
+        const proven = await mfa.stepUp(session, proof, requestContext(request));
         if (!meetsAcr(proven.acr, requiredAcr(interaction.params.acr_values))) {
           return await finish(request, reply, provider, unmetLevel);
         }
@@ -293,7 +374,12 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
           productName,
           {
             title: 'Two-step verification',
-            body: mfaForm(interaction.uid, failureMessage(error), 'step-up'),
+            body: mfaForm(
+              interaction.uid,
+              { ...(await stepUpChoices(session.userId)), ...sentAgain(proof) },
+              failureMessage(error),
+              'step-up',
+            ),
           },
           status,
           targets,
@@ -308,13 +394,10 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
     async (request, reply) => {
       const { provider, interaction } = await details(request, reply);
       const targets = formTargets(interaction.params.redirect_uri);
-      const code = ((request.body as { code?: string }).code ?? '').trim();
+      const pendingToken = request.cookies[options.pendingCookie.name];
+      const proof = proofFrom(request.body as FormFields);
       try {
-        const { login } = await mfa.verifyPending(
-          request.cookies[options.pendingCookie.name],
-          { type: /^\d{6}$/.test(code) ? 'totp' : 'backup_code', code },
-          requestContext(request),
-        );
+        const { login } = await mfa.verifyPending(pendingToken, proof, requestContext(request));
         reply.clearCookie(options.pendingCookie.name, { path: '/' });
         return await signedIn(request, reply, provider, login, targets, interaction.uid);
       } catch (error) {
@@ -328,14 +411,66 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
           );
         }
         const status = isGatehouseError(error) ? error.status : 500;
+        const choices = await mfa.pendingMethods(pendingToken).catch(() => undefined);
         return page(
           reply,
           productName,
-          { title: 'Two-step verification', body: mfaForm(interaction.uid, failureMessage(error)) },
+          {
+            title: 'Two-step verification',
+            body: mfaForm(
+              interaction.uid,
+              { ...noChoices, ...choices, ...sentAgain(proof) },
+              failureMessage(error),
+            ),
+          },
           status,
           targets,
         );
       }
+    },
+  );
+
+  app.post(
+    '/oauth2/interaction/:uid/mfa/send',
+    { schema: { params: UidParams, body: formBody, hide: true } },
+    async (request, reply) => {
+      const { interaction } = await details(request, reply);
+      const targets = formTargets(interaction.params.redirect_uri);
+      const pendingToken = request.cookies[options.pendingCookie.name];
+      const methodId = (request.body as FormFields).methodId;
+      let choices: SecondFactorChoices;
+      let error: string | undefined;
+      let status = 200;
+      try {
+        choices = await mfa.pendingMethods(pendingToken);
+        const sent = await mfa.challengePending(pendingToken, { methodId }, requestContext(request));
+        if (sent.type === 'email' || sent.type === 'sms') {
+          choices = {
+            ...choices,
+            sent: { type: sent.type, methodId: sent.methodId, ...(sent.sentTo ? { to: sent.sentTo } : {}) },
+          };
+        }
+      } catch (sendError) {
+        if (isGatehouseError(sendError) && sendError.code === 'mfa_pending_invalid') {
+          return page(
+            reply,
+            productName,
+            { title: 'Sign in', body: loginForm(interaction.uid, '', failureMessage(sendError)) },
+            401,
+            targets,
+          );
+        }
+        choices = (await mfa.pendingMethods(pendingToken).catch(() => undefined)) ?? noChoices;
+        error = failureMessage(sendError);
+        status = isGatehouseError(sendError) ? sendError.status : 500;
+      }
+      return page(
+        reply,
+        productName,
+        { title: 'Two-step verification', body: mfaForm(interaction.uid, choices, error) },
+        status,
+        targets,
+      );
     },
   );
 
