@@ -97,7 +97,7 @@ function sqlStore(kind: string, options: OidcStorageOptions, writes: GroupCommit
     if (!row || (row.expires_at != null && row.expires_at <= clock.now())) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;
     if (row.consumed_at === null) return payload;
-    if (kind === 'RefreshToken' && clock.now() - row.consumed_at <= graceMs) return payload;
+    if (kind === 'RefreshToken' && clock.now() - row.consumed_at < graceMs) return payload;
     return { ...payload, consumed: Math.floor(row.consumed_at / 1000) };
   };
   const pendingRow = (id: string) => writes.pending().findLast((row) => row.kind === kind && row.id === id);
