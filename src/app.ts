@@ -28,6 +28,7 @@ import { createDatabase, type DatabaseHandle } from './platform/db/connection.js
 import { assertNotNewerThanCode, migrateToLatest, migrationStatus } from './platform/db/migrate.js';
 import { GatehouseError } from './platform/errors.js';
 import { HealthRegistry } from './platform/health.js';
+import { registerAssets } from './platform/http/assets.js';
 import { registerHardening } from './platform/http/hardening.js';
 import { installProblemHandling } from './platform/http/problem.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './platform/http/request-id.js';
@@ -396,6 +397,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     now: () => platform.clock.now(),
   });
   registerAccountPages(app, services.accounts, config.accounts.productName);
+  registerAssets(app);
 
   const system = createSystemService({
     database: platform.database,

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -183,5 +184,77 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
 
     mkdirSync('test-results/browser', { recursive: true });
     await page.screenshot({ path: `test-results/browser/passkeys-${dialect}.png` });
+  });
+
+  it('uses a passkey as the second factor on the OpenID sign-in page (the one part that needs JavaScript)', {
+    timeout: 60_000,
+  }, async () => {
+    const email = `oidc-passkey-${dialect}@example.com`;
+    const bob = new Client(base);
+    expect((await bob.call('POST', '/api/v1/auth/signup', { email, password: PASSWORD })).status).toBe(201);
+    await bob.call('POST', '/api/v1/auth/login', { email, password: PASSWORD });
+    const started = await bob.call('POST', '/api/v1/me/mfa/methods', { type: 'webauthn', name: 'Phone' });
+    const registration = await register(started.json.webauthn.options);
+    const confirmed = await bob.call('POST', `/api/v1/me/mfa/methods/${started.json.method.id}/verify`, {
+      response: registration,
+    });
+    expect(confirmed.status, JSON.stringify(confirmed.json)).toBe(200);
+
+    const redirectUri = 'https://app.example.com/callback';
+    const { client, secret } = await harness.app.services.clients.create(
+      { name: 'Example app', grants: ['authorization_code'], redirectUris: [redirectUri], firstParty: true },
+      {},
+    );
+    const verifier = randomBytes(32).toString('base64url');
+    const authorize = new URL(`${base}/oauth2/authorize`);
+    authorize.search = new URLSearchParams({
+      client_id: client.id,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    // The page the virtual authenticator is attached to (DevTools enables WebAuthn per page).
+    const fresh = page;
+    const errors: string[] = [];
+    fresh.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    await fresh.goto(authorize.toString());
+    await fresh.getByLabel('E-mail').fill(email);
+    await fresh.getByLabel('Password').fill(PASSWORD);
+    await fresh.getByRole('button', { name: 'Sign in' }).click();
+    const passkeyButton = fresh.getByRole('button', { name: 'Use a passkey' });
+    await passkeyButton.waitFor({ state: 'visible' });
+    mkdirSync('test-results/browser', { recursive: true });
+    await fresh.screenshot({ path: `test-results/browser/oidc-passkey-step-${dialect}.png` });
+    // The app is not running: the browser setting off for its callback is the end of the journey.
+    const arrival = fresh.waitForRequest((request) => request.url().startsWith(redirectUri));
+    await passkeyButton.click();
+    const callback = new URL((await arrival).url());
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    expect(callback.searchParams.get('error')).toBeNull();
+    // The strict CSP held: no script was refused on the way.
+    expect(errors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
+
+    const token = await fetch(`${base}/oauth2/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: redirectUri,
+        code_verifier: verifier,
+      }).toString(),
+    });
+    expect(token.status).toBe(200);
+    const idToken = ((await token.json()) as { id_token: string }).id_token;
+    const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Json;
+    // A passkey is phishing-resistant: level 3.
+    expect(claims).toMatchObject({ acr: '3' });
   });
 });

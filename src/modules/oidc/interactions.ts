@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { isGatehouseError } from '../../platform/errors.js';
 import { escapeHtml, failureMessage, page } from '../../platform/html.js';
+import { ASSETS } from '../../platform/http/assets.js';
 import { requestContext } from '../accounts/routes.js';
 import type { AccountService, LoginResult } from '../accounts/service.js';
 import type { FactorProof, MethodSummary, MfaService } from '../mfa/service.js';
@@ -24,14 +25,23 @@ interface FormFields {
   email?: string;
   password?: string;
   code?: string;
-  type?: 'totp' | 'email' | 'sms';
+  type?: 'totp' | 'email' | 'sms' | 'webauthn';
   methodId?: string;
+  response?: string;
 }
 
 const noChoices: SecondFactorChoices = { methods: [], backupCodes: true };
 
 /** The factor a code form proves: its declared type, or a backup code when it does not look like one. */
 function proofFrom(fields: FormFields): FactorProof {
+  if (fields.type === 'webauthn') {
+    try {
+      return { type: 'webauthn', response: JSON.parse(fields.response ?? '') as unknown };
+    } catch {
+      // Not JSON: the factor check refuses an empty answer like any wrong one.
+      return { type: 'webauthn' };
+    }
+  }
   const code = (fields.code ?? '').trim();
   const declared = fields.type ?? 'totp';
   return /^\d{6}$/.test(code)
@@ -87,6 +97,8 @@ const CODE_LABELS = {
   sms: 'Code we sent by text message',
 } as const;
 
+const sentenceCase = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 function mfaForm(
   uid: string,
   choices: SecondFactorChoices,
@@ -111,7 +123,7 @@ function mfaForm(
     labels.length > 0
       ? `<form method="post" action="${base}/${step}">
 <input type="hidden" name="type" value="${codeType}">${choices.sent?.methodId ? `<input type="hidden" name="methodId" value="${escapeHtml(choices.sent.methodId)}">` : ''}
-<label for="code">${escapeHtml(labels.join(', or '))}</label>
+<label for="code">${escapeHtml(sentenceCase(labels.join(', or ')))}</label>
 <input id="code" name="code" inputmode="text" autocomplete="one-time-code" required minlength="6" maxlength="32" autofocus>
 <button type="submit">Verify</button></form>`
       : '';
@@ -125,11 +137,16 @@ function mfaForm(
 <button type="submit" class="secondary">${method.type === 'email' ? 'E-mail me a code' : 'Text me a code'} (${escapeHtml(method.name)})</button></form>`,
     )
     .join('');
-  const passkeyOnly =
-    labels.length === 0 && senders === ''
-      ? '<p>Your second factor is a passkey, which this page cannot use yet. Sign in with a backup code from your account, or ask an administrator.</p>'
+  // Passkeys need the browser's WebAuthn API, so this is the one part of the pages that needs JavaScript.
+  const passkey =
+    step === 'mfa' && choices.methods.some((method) => method.type === 'webauthn')
+      ? `<form id="passkey-form" method="post" action="${base}/mfa"><input type="hidden" name="type" value="webauthn"><input type="hidden" name="response"></form>
+<button type="button" id="passkey" class="secondary" hidden data-challenge="/api/v1/auth/mfa/challenge" data-body="${escapeHtml(JSON.stringify({ type: 'webauthn' }))}">Use a passkey</button>
+<p id="passkey-status" class="error" role="alert"></p>
+<noscript><p>Your passkey needs JavaScript, which is off in this browser.</p></noscript>
+<script src="${ASSETS.webauthn}"></script><script src="${ASSETS.passkey}"></script>`
       : '';
-  return `<h1>Two-step verification</h1>${intro}${error ?? ''}${sentNote}${codeForm}${senders}${passkeyOnly}`;
+  return `<h1>Two-step verification</h1>${intro}${error ?? ''}${sentNote}${codeForm}${senders}${passkey}`;
 }
 
 /**
@@ -284,8 +301,10 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       email: { type: 'string', maxLength: 254 },
       password: { type: 'string', maxLength: 4096 },
       code: { type: 'string', maxLength: 32 },
-      type: { type: 'string', enum: ['totp', 'email', 'sms'] },
+      type: { type: 'string', enum: ['totp', 'email', 'sms', 'webauthn'] },
       methodId: { type: 'string', maxLength: 64 },
+      // A WebAuthn assertion as JSON (from the passkey button).
+      response: { type: 'string', maxLength: 16_384 },
     },
   } as const;
 
