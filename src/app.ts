@@ -395,6 +395,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
         () => false,
       ),
     now: () => platform.clock.now(),
+    csrfToken: (sessionId) => services.sessions.csrfToken(sessionId),
   });
   registerAccountPages(app, services.accounts, config.accounts.productName);
   registerAssets(app);

@@ -590,7 +590,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(tokens.claims()).toMatchObject({ acr: '2' });
     expect(tokens.claims()!.amr).toEqual(expect.arrayContaining(['pwd', 'otp']));
 
-    // The stepped-up session now meets level 2 silently; level 3 (a passkey) cannot be proven on these pages.
+    // The stepped-up session now meets level 2 silently; level 3 needs a passkey, which this account has not.
     const again = await agent.follow(urlWith({ acr_values: '2' }));
     expect(new URL(again.url).searchParams.get('code')).toBeTruthy();
     const phishingResistant = await agent.follow(urlWith({ acr_values: '3' }));

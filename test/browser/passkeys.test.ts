@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { listenTestApp, type TestApp } from '../helpers/app.js';
 import { launchChromium } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/dialects.js';
@@ -200,7 +202,11 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
     });
     expect(confirmed.status, JSON.stringify(confirmed.json)).toBe(200);
 
-    const redirectUri = 'https://app.example.com/callback';
+    // The app: a page on loopback that says it got its callback.
+    const app = createServer((_request, response) => response.end('signed in to the app'));
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => app.close(() => resolve())));
+    const redirectUri = `http://127.0.0.1:${(app.address() as AddressInfo).port}/callback`;
     const { client, secret } = await harness.app.services.clients.create(
       { name: 'Example app', grants: ['authorization_code'], redirectUris: [redirectUri], firstParty: true },
       {},
@@ -217,6 +223,12 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
     }).toString();
     // The page the virtual authenticator is attached to (DevTools enables WebAuthn per page).
     const fresh = page;
+    /** Does `action` and follows the browser until it lands on the app's callback. */
+    const arrivalAtApp = async (action: () => Promise<void>): Promise<URL> => {
+      await action();
+      await fresh.waitForURL((url) => url.toString().startsWith(redirectUri));
+      return new URL(fresh.url());
+    };
     const errors: string[] = [];
     fresh.on('console', (message) => {
       if (message.type() === 'error') errors.push(message.text());
@@ -229,32 +241,55 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
     await passkeyButton.waitFor({ state: 'visible' });
     mkdirSync('test-results/browser', { recursive: true });
     await fresh.screenshot({ path: `test-results/browser/oidc-passkey-step-${dialect}.png` });
-    // The app is not running: the browser setting off for its callback is the end of the journey.
-    const arrival = fresh.waitForRequest((request) => request.url().startsWith(redirectUri));
-    await passkeyButton.click();
-    const callback = new URL((await arrival).url());
+    const callback = await arrivalAtApp(() => passkeyButton.click());
     expect(callback.searchParams.get('code')).toBeTruthy();
     expect(callback.searchParams.get('error')).toBeNull();
     // The strict CSP held: no script was refused on the way.
     expect(errors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
 
-    const token = await fetch(`${base}/oauth2/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: callback.searchParams.get('code')!,
-        redirect_uri: redirectUri,
-        code_verifier: verifier,
-      }).toString(),
-    });
-    expect(token.status).toBe(200);
-    const idToken = ((await token.json()) as { id_token: string }).id_token;
-    const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Json;
+    const claimsFor = async (code: string) => {
+      const token = await fetch(`${base}/oauth2/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          code_verifier: verifier,
+        }).toString(),
+      });
+      expect(token.status).toBe(200);
+      const idToken = ((await token.json()) as { id_token: string }).id_token;
+      return JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Json;
+    };
+    const claims = await claimsFor(callback.searchParams.get('code')!);
     // A passkey is phishing-resistant: level 3.
     expect(claims).toMatchObject({ acr: '3' });
+
+    // A new browser session proven with a backup code (level 2); then an app asks for level 3: the step-up
+    // page offers the passkey, and the session is lifted to level 3.
+    await context.clearCookies();
+    await fresh.goto(authorize.toString());
+    await fresh.getByLabel('E-mail').fill(email);
+    await fresh.getByLabel('Password').fill(PASSWORD);
+    await fresh.getByRole('button', { name: 'Sign in' }).click();
+    await fresh.getByLabel('A backup code').fill(confirmed.json.backupCodes[0]);
+    const backupCallback = await arrivalAtApp(() => fresh.getByRole('button', { name: 'Verify' }).click());
+    expect(await claimsFor(backupCallback.searchParams.get('code')!)).toMatchObject({ acr: '2' });
+
+    const levelThree = new URL(authorize);
+    levelThree.searchParams.set('acr_values', '3');
+    await fresh.goto(levelThree.toString());
+    const stepUp = fresh.getByRole('button', { name: 'Use a passkey' });
+    await stepUp.waitFor({ state: 'visible' });
+    expect(await fresh.getByText('asks for a stronger sign-in').count()).toBe(1);
+    // Codes cannot reach level 3, so none are asked for.
+    expect(await fresh.locator('input[name="code"]').count()).toBe(0);
+    await fresh.screenshot({ path: `test-results/browser/oidc-passkey-step-up-${dialect}.png` });
+    const steppedUp = await arrivalAtApp(() => stepUp.click());
+    expect(await claimsFor(steppedUp.searchParams.get('code')!)).toMatchObject({ acr: '3' });
   });
 });

@@ -18,6 +18,8 @@ export interface InteractionOptions {
   readonly cookie: SessionCookie;
   readonly pendingCookie: SessionCookie;
   readonly isFirstParty: (clientId: string) => Promise<boolean>;
+  /** The session's CSRF token, for the step-up page's passkey button (a JSON call as the session). */
+  readonly csrfToken: (sessionId: string) => string;
   readonly now: () => number;
 }
 
@@ -104,6 +106,8 @@ function mfaForm(
   choices: SecondFactorChoices,
   error?: string,
   step: 'mfa' | 'step-up' = 'mfa',
+  /** Step-up asks for WebAuthn options as the signed-in session, which needs its CSRF token. */
+  csrfToken?: string,
 ): string {
   const base = `/oauth2/interaction/${escapeHtml(uid)}`;
   const intro =
@@ -138,14 +142,13 @@ function mfaForm(
     )
     .join('');
   // Passkeys need the browser's WebAuthn API, so this is the one part of the pages that needs JavaScript.
-  const passkey =
-    step === 'mfa' && choices.methods.some((method) => method.type === 'webauthn')
-      ? `<form id="passkey-form" method="post" action="${base}/mfa"><input type="hidden" name="type" value="webauthn"><input type="hidden" name="response"></form>
-<button type="button" id="passkey" class="secondary" hidden data-challenge="/api/v1/auth/mfa/challenge" data-body="${escapeHtml(JSON.stringify({ type: 'webauthn' }))}">Use a passkey</button>
+  const passkey = choices.methods.some((method) => method.type === 'webauthn')
+    ? `<form id="passkey-form" method="post" action="${base}/${step}"><input type="hidden" name="type" value="webauthn"><input type="hidden" name="response"></form>
+<button type="button" id="passkey" class="secondary" hidden data-challenge="/api/v1/auth/${step}/challenge" data-body="${escapeHtml(JSON.stringify({ type: 'webauthn' }))}"${csrfToken ? ` data-csrf="${escapeHtml(csrfToken)}"` : ''}>Use a passkey</button>
 <p id="passkey-status" class="error" role="alert"></p>
 <noscript><p>Your passkey needs JavaScript, which is off in this browser.</p></noscript>
 <script src="${ASSETS.webauthn}"></script><script src="${ASSETS.passkey}"></script>`
-      : '';
+    : '';
   return `<h1>Two-step verification</h1>${intro}${error ?? ''}${sentNote}${codeForm}${senders}${passkey}`;
 }
 
@@ -158,13 +161,21 @@ function mfaForm(
 export function registerInteractions(app: FastifyInstance, options: InteractionOptions): void {
   const { accounts, mfa, productName } = options;
 
-  /** Step-up on these pages uses an authenticator app (codes by e-mail or SMS would not raise the level). */
-  const stepUpChoices = async (userId: string): Promise<SecondFactorChoices> => ({
-    methods: (await mfa.listMethods(userId)).filter(
-      (method) => method.status === 'active' && method.type === 'totp',
-    ),
-    backupCodes: true,
-  });
+  /**
+   * The factors that can lift a session to `required`: an authenticator app or a backup code reach level 2, a
+   * passkey level 3. (E-mail and SMS codes are not offered for step-up here.)
+   */
+  const stepUpChoices = async (
+    userId: string,
+    required: number | undefined,
+  ): Promise<SecondFactorChoices> => {
+    const level = required ?? 2;
+    const methods = (await mfa.listMethods(userId)).filter(
+      (method) =>
+        method.status === 'active' && (method.type === 'webauthn' || (method.type === 'totp' && level <= 2)),
+    );
+    return { methods, backupCodes: level <= 2 };
+  };
 
   /** Redirect targets the forms' redirect chains may end at: the client's registered redirect URI. */
   const formTargets = (redirectUri: unknown) => {
@@ -241,18 +252,14 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
           if (meetsAcr(session.acr, required)) {
             return finish(request, reply, provider, loginFor(session.userId, session, session.authTime));
           }
-          // Step-up on these pages proves a code factor (level 2); passkeys (level 3) need the account pages.
-          const methods = await mfa.listMethods(session.userId);
-          if (
-            required === 2 &&
-            methods.some((method) => method.status === 'active' && method.type === 'totp')
-          ) {
+          const choices = await stepUpChoices(session.userId, required);
+          if (choices.methods.length > 0) {
             return page(
               reply,
               productName,
               {
                 title: 'Two-step verification',
-                body: mfaForm(interaction.uid, await stepUpChoices(session.userId), undefined, 'step-up'),
+                body: mfaForm(interaction.uid, choices, undefined, 'step-up', options.csrfToken(session.id)),
               },
               200,
               targets,
@@ -395,9 +402,13 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
             title: 'Two-step verification',
             body: mfaForm(
               interaction.uid,
-              { ...(await stepUpChoices(session.userId)), ...sentAgain(proof) },
+              {
+                ...(await stepUpChoices(session.userId, requiredAcr(interaction.params.acr_values))),
+                ...sentAgain(proof),
+              },
               failureMessage(error),
               'step-up',
+              options.csrfToken(session.id),
             ),
           },
           status,

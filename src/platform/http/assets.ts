@@ -30,7 +30,10 @@ const PASSKEY_SCRIPT = `(() => {
       const challenge = await fetch(button.dataset.challenge, {
         method: 'POST',
         credentials: 'same-origin',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          ...(button.dataset.csrf ? { 'x-csrf-token': button.dataset.csrf } : {}),
+        },
         body: button.dataset.body,
       });
       const answer = await challenge.json();
