@@ -71,7 +71,9 @@ export async function measure(
   if (!/^http:\/\/127\.0\.0\.1:\d+/.test(options.url))
     throw new Error(`refusing a non-loopback target: ${options.url}`);
   // A worker thread keeps the load generator off the event loop under test: on two cores each gets one.
-  const { warmupSeconds = 0, ...rest } = { workers: 1, ...options };
+  // Per-request callbacks (`requests`) cannot cross into a worker; those scenarios generate load in-process.
+  const inWorker = options.requests === undefined;
+  const { warmupSeconds = 0, ...rest } = { ...(inWorker ? { workers: 1 } : {}), ...options };
   if (warmupSeconds > 0) await autocannon({ ...rest, duration: warmupSeconds });
   const result: Result = await autocannon(rest);
   const statusCodes = Object.fromEntries(
