@@ -19,37 +19,42 @@ const PERMISSIONS: readonly [string, string][] = [
   ['system:read', 'See settings and system status'],
 ];
 
-const ROLES: readonly { id: string; name: string; description: string; permissions: string[]; includes: string[] }[] =
-  [
-    {
-      id: 'role_user',
-      name: 'user',
-      description: 'Every signed-up account holds this role',
-      permissions: [],
-      includes: [],
-    },
-    {
-      id: 'role_auditor',
-      name: 'auditor',
-      description: 'Reads everything, the audit log included, and changes nothing',
-      permissions: ['users:read', 'clients:read', 'authz:read', 'audit:read', 'system:read'],
-      includes: [],
-    },
-    {
-      id: 'role_admin',
-      name: 'admin',
-      description: 'Runs Gatehouse day to day',
-      permissions: ['users:write', 'clients:write', 'authz:write', 'authz:check'],
-      includes: ['role_auditor'],
-    },
-    {
-      id: 'role_owner',
-      name: 'owner',
-      description: 'Everything, including making other owners',
-      permissions: ['*'],
-      includes: ['role_admin'],
-    },
-  ];
+const ROLES: readonly {
+  id: string;
+  name: string;
+  description: string;
+  permissions: string[];
+  includes: string[];
+}[] = [
+  {
+    id: 'role_user',
+    name: 'user',
+    description: 'Every signed-up account holds this role',
+    permissions: [],
+    includes: [],
+  },
+  {
+    id: 'role_auditor',
+    name: 'auditor',
+    description: 'Reads everything, the audit log included, and changes nothing',
+    permissions: ['users:read', 'clients:read', 'authz:read', 'audit:read', 'system:read'],
+    includes: [],
+  },
+  {
+    id: 'role_admin',
+    name: 'admin',
+    description: 'Runs Gatehouse day to day',
+    permissions: ['users:write', 'clients:write', 'authz:write', 'authz:check'],
+    includes: ['role_auditor'],
+  },
+  {
+    id: 'role_owner',
+    name: 'owner',
+    description: 'Everything, including making other owners',
+    permissions: ['*'],
+    includes: ['role_admin'],
+  },
+];
 
 export async function up(db: MigrationDb): Promise<void> {
   await db.schema
@@ -72,7 +77,9 @@ export async function up(db: MigrationDb): Promise<void> {
 
   await db.schema
     .createTable('authz_role_permissions')
-    .addColumn('role_id', 'text', (column) => column.notNull().references('authz_roles.id').onDelete('cascade'))
+    .addColumn('role_id', 'text', (column) =>
+      column.notNull().references('authz_roles.id').onDelete('cascade'),
+    )
     .addColumn('permission', 'text', (column) =>
       column.notNull().references('authz_permissions.name').onDelete('cascade'),
     )
@@ -81,7 +88,9 @@ export async function up(db: MigrationDb): Promise<void> {
 
   await db.schema
     .createTable('authz_role_includes')
-    .addColumn('role_id', 'text', (column) => column.notNull().references('authz_roles.id').onDelete('cascade'))
+    .addColumn('role_id', 'text', (column) =>
+      column.notNull().references('authz_roles.id').onDelete('cascade'),
+    )
     .addColumn('included_role_id', 'text', (column) =>
       column.notNull().references('authz_roles.id').onDelete('cascade'),
     )
@@ -99,7 +108,9 @@ export async function up(db: MigrationDb): Promise<void> {
 
   await db.schema
     .createTable('authz_group_members')
-    .addColumn('group_id', 'text', (column) => column.notNull().references('authz_groups.id').onDelete('cascade'))
+    .addColumn('group_id', 'text', (column) =>
+      column.notNull().references('authz_groups.id').onDelete('cascade'),
+    )
     .addColumn('user_id', 'text', (column) => column.notNull().references('users.id').onDelete('cascade'))
     .addColumn('created_at', TIMESTAMP, (column) => column.notNull())
     .addPrimaryKeyConstraint('authz_group_members_pk', ['group_id', 'user_id'])
@@ -113,8 +124,12 @@ export async function up(db: MigrationDb): Promise<void> {
   // A row says: group_id sits inside parent_id (its members are members of the parent too).
   await db.schema
     .createTable('authz_group_parents')
-    .addColumn('group_id', 'text', (column) => column.notNull().references('authz_groups.id').onDelete('cascade'))
-    .addColumn('parent_id', 'text', (column) => column.notNull().references('authz_groups.id').onDelete('cascade'))
+    .addColumn('group_id', 'text', (column) =>
+      column.notNull().references('authz_groups.id').onDelete('cascade'),
+    )
+    .addColumn('parent_id', 'text', (column) =>
+      column.notNull().references('authz_groups.id').onDelete('cascade'),
+    )
     .addPrimaryKeyConstraint('authz_group_parents_pk', ['group_id', 'parent_id'])
     .execute();
 
@@ -122,7 +137,9 @@ export async function up(db: MigrationDb): Promise<void> {
   // a group deletes its assignments in the service, in the same transaction.
   await db.schema
     .createTable('authz_role_assignments')
-    .addColumn('role_id', 'text', (column) => column.notNull().references('authz_roles.id').onDelete('cascade'))
+    .addColumn('role_id', 'text', (column) =>
+      column.notNull().references('authz_roles.id').onDelete('cascade'),
+    )
     .addColumn('principal_type', 'text', (column) => column.notNull())
     .addColumn('principal_id', 'text', (column) => column.notNull())
     .addColumn('created_at', TIMESTAMP, (column) => column.notNull())
@@ -151,7 +168,9 @@ export async function up(db: MigrationDb): Promise<void> {
       })),
     )
     .execute();
-  const grants = ROLES.flatMap((role) => role.permissions.map((permission) => ({ role_id: role.id, permission })));
+  const grants = ROLES.flatMap((role) =>
+    role.permissions.map((permission) => ({ role_id: role.id, permission })),
+  );
   if (grants.length > 0) await db.insertInto('authz_role_permissions').values(grants).execute();
   const includes = ROLES.flatMap((role) =>
     role.includes.map((included) => ({ role_id: role.id, included_role_id: included })),

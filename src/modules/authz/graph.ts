@@ -20,7 +20,10 @@ export interface AuthzGraph {
 }
 
 /** Everything reachable from `start` (itself included) following `next`; safe on cycles. */
-export function reachable(start: Iterable<string>, next: (id: string) => readonly string[] | undefined): Set<string> {
+export function reachable(
+  start: Iterable<string>,
+  next: (id: string) => readonly string[] | undefined,
+): Set<string> {
   const seen = new Set<string>();
   const stack = [...start];
   while (stack.length > 0) {
