@@ -4,6 +4,7 @@ import * as m0002 from './0002_identity.js';
 import * as m0003 from './0003_mfa.js';
 import * as m0004 from './0004_oidc.js';
 import * as m0005 from './0005_oidc_accounts.js';
+import * as m0006 from './0006_authz.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003_mfa': m0003,
   '0004_oidc': m0004,
   '0005_oidc_accounts': m0005,
+  '0006_authz': m0006,
 };

@@ -15,6 +15,7 @@ import type { Config } from './config/schema.js';
 import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
+import { authzRoutes, registerPermissionGuard } from './modules/authz/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
 import { registerInteractions } from './modules/oidc/interactions.js';
 import { createOidcProvider } from './modules/oidc/provider.js';
@@ -302,7 +303,16 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     pendingCookie,
     deviceCookie,
   });
-  await app.register(adminUserRoutes, { accounts: services.accounts, sessions: services.sessions });
+  registerPermissionGuard(app, services.authz);
+  await app.register(authzRoutes, { authz: services.authz });
+  await app.register(adminUserRoutes, {
+    accounts: services.accounts,
+    sessions: services.sessions,
+    async setAdministrator(userId, isAdmin, context) {
+      if (isAdmin) await services.authz.assign({ type: 'user', id: userId }, 'admin', context);
+      else await services.authz.unassign({ type: 'user', id: userId }, 'admin', context, { ifHeld: true });
+    },
+  });
   await app.register(clientAdminRoutes, { clients: services.clients, resources: services.resources });
   await app.register(connectedAppRoutes, { consents: services.consents });
 

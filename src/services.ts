@@ -3,6 +3,7 @@ import type { Platform } from './app.js';
 import { createMailComposer, messages } from './modules/accounts/email-templates.js';
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
+import { createAuthzService } from './modules/authz/service.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
 import { createClientCache, deleteExpiredArtefacts } from './modules/oidc/adapter.js';
 import { createClientService } from './modules/oidc/clients.js';
@@ -127,6 +128,8 @@ export async function createServices(platform: Platform) {
   const signingKeys = createSigningKeys({ database, clock, sealedBox, algorithms: signingAlgorithms });
   const resources = createResourceService({ database, clock, events });
   const consents = createConsentService({ database, clock, events });
+  const authz = createAuthzService({ database, clock, events, pubsub, logger });
+  const unsubscribeAuthz = await authz.listen();
 
   const housekeeping = createHousekeeping(
     [
@@ -153,10 +156,12 @@ export async function createServices(platform: Platform) {
     clientCache,
     resources,
     consents,
+    authz,
     signingKeys,
     async close() {
       await housekeeping.stop();
       await unsubscribeClients();
+      await unsubscribeAuthz();
       await Promise.allSettled([...pending]);
       await sessions.close();
       await pubsub.close();

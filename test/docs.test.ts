@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { AccountEvents } from '../src/modules/accounts/events.js';
+import { AuthzEvents } from '../src/modules/authz/events.js';
 import { MfaEvents } from '../src/modules/mfa/events.js';
 import { OidcEvents } from '../src/modules/oidc/events.js';
 import { SessionEvents } from '../src/modules/sessions/events.js';
@@ -10,7 +11,7 @@ import { createTestDatabase } from './helpers/dialects.js';
 const document = readFileSync('docs/events.md', 'utf8');
 
 it('documents every security event name in docs/events.md', () => {
-  const names = [AccountEvents, SessionEvents, MfaEvents, OidcEvents].flatMap((catalogue) =>
+  const names = [AccountEvents, SessionEvents, MfaEvents, OidcEvents, AuthzEvents].flatMap((catalogue) =>
     Object.values(catalogue),
   );
   const missing = names.filter((name) => !document.includes(`\`${name}\``));

@@ -105,11 +105,7 @@ describeEachDialect('identity', (testDatabase) => {
       .select('id')
       .where('email', '=', email)
       .executeTakeFirstOrThrow();
-    await harness.app.gatehouse.database.db
-      .updateTable('users')
-      .set({ is_admin: 1 })
-      .where('id', '=', user.id)
-      .execute();
+    await harness.app.services.authz.assign({ type: 'user', id: user.id }, 'admin', {});
     return login(email);
   }
 

@@ -546,7 +546,7 @@ describeEachDialect('multi-factor authentication', (testDatabase) => {
 
   it('sends a user an administrator requires MFA of to enrolment, which is all the session can do until then', async () => {
     const admin = await newUser();
-    await db().updateTable('users').set({ is_admin: 1 }).where('id', '=', admin.id).execute();
+    await harness.app.services.authz.assign({ type: 'user', id: admin.id }, 'admin', {});
     const adminAgent = await signIn(admin.email);
     const { email, id } = await newUser();
     const flagged = await send(adminAgent, 'PATCH', `/api/v1/admin/users/${id}`, { mfaRequired: true });
@@ -662,7 +662,7 @@ describeEachDialect('multi-factor authentication', (testDatabase) => {
 
   it('enforces MFA for administrators only when configured so', async () => {
     const admin = await newUser();
-    await db().updateTable('users').set({ is_admin: 1 }).where('id', '=', admin.id).execute();
+    await harness.app.services.authz.assign({ type: 'user', id: admin.id }, 'admin', {});
     const member = await newUser();
     // A second node on the same database, with the stricter setting.
     const strict = await buildTestApp(testDatabase().url, {

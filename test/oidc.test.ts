@@ -43,11 +43,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       url: '/api/v1/auth/signup',
       payload: { email, password: PASSWORD },
     });
-    await harness.app.gatehouse.database.db
-      .updateTable('users')
-      .set({ is_admin: 1 })
-      .where('id', '=', created.json().user.id)
-      .execute();
+    await harness.app.services.authz.assign({ type: 'user', id: created.json().user.id }, 'admin', {});
     const login = await harness.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',

@@ -1,7 +1,14 @@
 import type { Scenario } from '../harness.js';
+import { authzChecks } from './authz.js';
 import { healthLive } from './health-live.js';
 import { passwordLogin, sessionOverhead } from './identity.js';
 import { oidcThroughput } from './oidc.js';
 
 /** Every scenario `npm run bench` knows, in the order it runs them. Add new ones here. */
-export const scenarios: readonly Scenario[] = [healthLive, sessionOverhead, passwordLogin, oidcThroughput];
+export const scenarios: readonly Scenario[] = [
+  healthLive,
+  sessionOverhead,
+  passwordLogin,
+  oidcThroughput,
+  authzChecks,
+];

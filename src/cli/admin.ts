@@ -17,31 +17,46 @@ export function registerAdminCommands(program: Command, context: CliContext): vo
     )
     .option('--password-stdin', 'read the password from standard input')
     .option('--name <name>', 'display name')
-    .action(async (options: { email: string; password?: string; passwordStdin?: boolean; name?: string }) => {
-      const { io } = context;
-      if (Boolean(options.password) === Boolean(options.passwordStdin)) {
-        printErrorLine(io, `${PREFIX}: give exactly one of --password and --password-stdin`);
-        context.setExitCode(EXIT_FAILURE);
-        return;
-      }
-      let password = options.password ?? '';
-      if (options.passwordStdin) {
-        if (!io.readStdin) throw new Error('standard input is not available');
-        // One trailing newline is what `echo` and most secret stores add; it is not part of the password.
-        password = (await io.readStdin()).replace(/\r?\n$/, '');
-      }
-      await withServices(context, PREFIX, async (services) => {
-        const user = await services.accounts.adminCreate(
-          {
-            email: options.email,
-            password,
-            ...(options.name ? { name: options.name } : {}),
-            isAdmin: true,
-            verified: true,
-          },
-          {},
-        );
-        printLine(io, `created administrator ${user.email} (${user.id})`);
-      });
-    });
+    .option('--role <role>', 'the role to give: owner (everything) or admin', 'owner')
+    .action(
+      async (options: {
+        email: string;
+        password?: string;
+        passwordStdin?: boolean;
+        name?: string;
+        role: string;
+      }) => {
+        const { io } = context;
+        if (options.role !== 'owner' && options.role !== 'admin') {
+          printErrorLine(io, `${PREFIX}: --role must be owner or admin`);
+          context.setExitCode(EXIT_FAILURE);
+          return;
+        }
+        if (Boolean(options.password) === Boolean(options.passwordStdin)) {
+          printErrorLine(io, `${PREFIX}: give exactly one of --password and --password-stdin`);
+          context.setExitCode(EXIT_FAILURE);
+          return;
+        }
+        let password = options.password ?? '';
+        if (options.passwordStdin) {
+          if (!io.readStdin) throw new Error('standard input is not available');
+          // One trailing newline is what `echo` and most secret stores add; it is not part of the password.
+          password = (await io.readStdin()).replace(/\r?\n$/, '');
+        }
+        await withServices(context, PREFIX, async (services) => {
+          const user = await services.accounts.adminCreate(
+            {
+              email: options.email,
+              password,
+              ...(options.name ? { name: options.name } : {}),
+              isAdmin: true,
+              verified: true,
+            },
+            {},
+          );
+          await services.authz.assign({ type: 'user', id: user.id }, options.role, {});
+          printLine(io, `created administrator ${user.email} (${user.id}) with role ${options.role}`);
+        });
+      },
+    );
 }

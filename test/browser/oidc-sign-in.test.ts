@@ -53,11 +53,7 @@ describeEachDialect('signing in to an app in Chromium', (testDatabase, dialect) 
       url: '/api/v1/auth/signup',
       payload: { email: `admin-${email}`, password: PASSWORD },
     });
-    await harness.app.gatehouse.database.db
-      .updateTable('users')
-      .set({ is_admin: 1 })
-      .where('id', '=', admin.json().user.id)
-      .execute();
+    await harness.app.services.authz.assign({ type: 'user', id: admin.json().user.id }, 'admin', {});
     const login = await harness.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',

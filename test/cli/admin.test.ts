@@ -24,6 +24,16 @@ describeEachDialect('gatehouse admin create', (testDatabase) => {
     };
   });
 
+  it('refuses a role other than owner or admin', async () => {
+    const refused = await run(
+      ['admin', 'create', '--email', 'god@example.com', '--password-stdin', '--role', 'god'],
+      env,
+      `${PASSWORD}\n`,
+    );
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('--role must be owner or admin');
+  });
+
   it('creates an administrator from a password on standard input, who can then sign in', async () => {
     const created = await run(
       ['admin', 'create', '--email', 'Root@Example.com', '--password-stdin', '--name', 'Root'],
@@ -32,7 +42,9 @@ describeEachDialect('gatehouse admin create', (testDatabase) => {
     );
     expect(created.stderr).not.toContain(PASSWORD);
     expect(created.exitCode).toBe(0);
-    expect(created.stdout).toMatch(/^created administrator root@example\.com \([0-9a-f-]{36}\)\n$/);
+    expect(created.stdout).toMatch(
+      /^created administrator root@example\.com \([0-9a-f-]{36}\) with role owner\n$/,
+    );
 
     const { app } = await buildTestApp(env.DATABASE_URL!, { overrides: { secrets: { key } } });
     try {
@@ -43,6 +55,14 @@ describeEachDialect('gatehouse admin create', (testDatabase) => {
       });
       expect(login.statusCode).toBe(200);
       expect(login.json().user).toMatchObject({ isAdmin: true, emailVerified: true, name: 'Root' });
+      // The owner role, so the first administrator can do everything, granting roles included.
+      const permissions = await app.inject({
+        method: 'GET',
+        url: '/api/v1/me/permissions',
+        headers: { cookie: String(login.headers['set-cookie']).split(';')[0]! },
+      });
+      expect(permissions.json().roles).toEqual(['admin', 'auditor', 'owner', 'user']);
+      expect(permissions.json().permissions).toContain('*');
     } finally {
       await app.close();
     }

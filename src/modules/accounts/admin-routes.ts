@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../../platform/http/problem.js';
-import type { SessionService } from '../sessions/service.js';
+import { requires } from '../authz/routes.js';
+import type { RequestContext, SessionService } from '../sessions/service.js';
 import { requestContext } from './routes.js';
 import {
   AdminCreateUserBody,
@@ -20,24 +21,28 @@ import type { AccountService } from './service.js';
 export interface AdminRoutesOptions {
   readonly accounts: AccountService;
   readonly sessions: SessionService;
+  /** Gives or takes the admin role (the `isAdmin` field of these routes is a shortcut for it). */
+  readonly setAdministrator: (
+    userId: string,
+    isAdmin: boolean,
+    context: RequestContext & { actorUserId?: string },
+  ) => Promise<void>;
 }
 
-/**
- * `/api/v1/admin/users`: user administration. Until roles and permissions exist, every route needs a
- * signed-in user with the admin flag (`config.auth: 'admin'`).
- */
+/** `/api/v1/admin/users`: user administration, for callers holding `users:read` or `users:write`. */
 export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (
   app,
-  { accounts, sessions },
+  { accounts, sessions, setAdministrator },
 ) => {
-  const config = { auth: 'admin' as const };
+  const read = requires('users:read');
+  const write = requires('users:write');
   const tags = ['admin'];
   const actor = (request: { session?: { userId: string } | undefined }) => request.session!.userId;
 
   app.get(
     '/api/v1/admin/users',
     {
-      config,
+      config: read,
       schema: {
         tags,
         summary: 'List and search users (cursor pagination)',
@@ -57,7 +62,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
   app.post(
     '/api/v1/admin/users',
     {
-      config,
+      config: write,
       schema: {
         tags,
         summary: 'Create a user',
@@ -67,18 +72,20 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
     },
     async (request, reply) => {
       const { emailVerified, ...input } = request.body;
-      const user = await accounts.adminCreate(
+      const context = { ...requestContext(request), actorUserId: actor(request) };
+      const created = await accounts.adminCreate(
         { ...input, ...(emailVerified !== undefined ? { verified: emailVerified } : {}) },
-        { ...requestContext(request), actorUserId: actor(request) },
+        context,
       );
-      return reply.code(201).send({ user });
+      if (input.isAdmin) await setAdministrator(created.id, true, context);
+      return reply.code(201).send({ user: input.isAdmin ? await accounts.get(created.id) : created });
     },
   );
 
   app.get(
     '/api/v1/admin/users/:userId',
     {
-      config,
+      config: read,
       schema: {
         tags,
         summary: 'Get a user',
@@ -92,7 +99,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
   app.patch(
     '/api/v1/admin/users/:userId',
     {
-      config,
+      config: write,
       schema: {
         tags,
         summary: 'Update a user',
@@ -101,18 +108,19 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
         response: { 200: UserResponse, ...problemResponses },
       },
     },
-    async (request) => ({
-      user: await accounts.adminUpdate(request.params.userId, request.body, {
-        ...requestContext(request),
-        actorUserId: actor(request),
-      }),
-    }),
+    async (request) => {
+      const context = { ...requestContext(request), actorUserId: actor(request) };
+      const user = await accounts.adminUpdate(request.params.userId, request.body, context);
+      if (request.body.isAdmin === undefined) return { user };
+      await setAdministrator(request.params.userId, request.body.isAdmin, context);
+      return { user: await accounts.get(request.params.userId) };
+    },
   );
 
   app.delete(
     '/api/v1/admin/users/:userId',
     {
-      config,
+      config: write,
       schema: {
         tags,
         summary: 'Delete a user and erase their personal data (security events keep the id)',
@@ -138,7 +146,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
     app.post(
       `/api/v1/admin/users/:userId/${action}`,
       {
-        config,
+        config: write,
         schema: { tags, summary, params: UserParams, response: { 200: UserResponse, ...problemResponses } },
       },
       async (request) => {
@@ -155,7 +163,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
   app.get(
     '/api/v1/admin/users/:userId/sessions',
     {
-      config,
+      config: read,
       schema: {
         tags,
         summary: "A user's sessions",
@@ -172,7 +180,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
   app.delete(
     '/api/v1/admin/users/:userId/sessions/:sessionId',
     {
-      config,
+      config: write,
       schema: {
         tags,
         summary: 'End one session of a user',
@@ -192,7 +200,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
   app.post(
     '/api/v1/admin/users/:userId/revoke-sessions',
     {
-      config,
+      config: write,
       schema: {
         tags,
         summary: 'End every session of a user',
@@ -214,7 +222,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
   app.post(
     '/api/v1/admin/invitations',
     {
-      config,
+      config: write,
       schema: {
         tags,
         summary: 'Invite someone by e-mail (for signup: invite)',

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext, signedInBody } from '../accounts/routes.js';
 import { RememberedDeviceSchema, SignedInResponse } from '../accounts/schemas.js';
+import { requires } from '../authz/routes.js';
 import {
   clearSessionCookie,
   type SessionCookie,
@@ -351,7 +352,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<MfaRoutesOptions> = async (
   app.post(
     '/api/v1/admin/users/:userId/mfa/reset',
     {
-      config: { auth: 'admin' },
+      config: requires('users:write'),
       schema: {
         tags: ['admin'],
         summary: 'Remove every second factor of a user (a lost device); audited. The user can enrol again',

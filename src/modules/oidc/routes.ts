@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
+import { requires } from '../authz/routes.js';
 import type { ClientService } from './clients.js';
 import type { ConsentService } from './consents.js';
 import type { ResourceService } from './resources.js';
@@ -64,7 +65,8 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   resources: ResourceService;
 }> = async (app, { clients, resources }) => {
   const tags = ['admin'];
-  const admin = { auth: 'admin' as const };
+  const read = requires('clients:read');
+  const write = requires('clients:write');
   const actor = (request: FastifyRequest) => ({
     ...requestContext(request),
     actorUserId: request.session?.userId,
@@ -73,7 +75,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/api/v1/admin/clients',
     {
-      config: admin,
+      config: read,
       schema: { tags, summary: 'OAuth clients', response: { 200: ClientsResponse, ...problemResponses } },
     },
     async () => ({ clients: await clients.list() }),
@@ -82,7 +84,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/api/v1/admin/clients',
     {
-      config: admin,
+      config: write,
       schema: {
         tags,
         summary: 'Register an OAuth client; the secret is shown once',
@@ -96,7 +98,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/api/v1/admin/clients/:clientId',
     {
-      config: admin,
+      config: read,
       schema: {
         tags,
         summary: 'One OAuth client',
@@ -110,7 +112,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/api/v1/admin/clients/:clientId',
     {
-      config: admin,
+      config: write,
       schema: {
         tags,
         summary: 'Enable or disable an OAuth client',
@@ -127,7 +129,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/api/v1/admin/clients/:clientId/rotate-secret',
     {
-      config: admin,
+      config: write,
       schema: {
         tags,
         summary: 'Replace the client secret; the old one stops working at once; the new one is shown once',
@@ -141,7 +143,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/api/v1/admin/clients/:clientId',
     {
-      config: admin,
+      config: write,
       schema: {
         tags,
         summary: 'Delete an OAuth client',
@@ -158,7 +160,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/api/v1/admin/resources',
     {
-      config: admin,
+      config: read,
       schema: {
         tags,
         summary: 'APIs that accept access tokens',
@@ -171,7 +173,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/api/v1/admin/resources',
     {
-      config: admin,
+      config: write,
       schema: {
         tags,
         summary: 'Register an API (resource indicator and scopes); its access tokens are JWTs',
@@ -186,7 +188,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/api/v1/admin/resources/:resourceId',
     {
-      config: admin,
+      config: write,
       schema: {
         tags,
         summary: 'Remove an API',

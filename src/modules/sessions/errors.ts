@@ -2,7 +2,6 @@ import { defineErrorCodes } from '../../platform/errors.js';
 
 export const SessionErrors = defineErrorCodes({
   session_required: { status: 401, title: 'Sign in first', expose: true },
-  admin_required: { status: 403, title: 'Administrator rights are required', expose: true },
   csrf_failed: { status: 403, title: 'Missing or invalid CSRF token', expose: true },
   session_limit_reached: {
     status: 409,

@@ -12,8 +12,8 @@ declare module 'fastify' {
     session?: AuthenticatedSession | undefined;
   }
   interface FastifyContextConfig {
-    /** `session`: a signed-in user; `admin`: a signed-in administrator. */
-    auth?: 'session' | 'admin';
+    /** `session`: a signed-in user (what they may do beyond that: `permission`, from the authz module). */
+    auth?: 'session';
     /** The route also serves sessions that must enrol a second factor first (MFA enrolment, sign-out). */
     allowRestricted?: boolean;
     /** Cross-origin state-changing requests are expected (the OAuth engine's endpoints): no Origin check. */
@@ -125,8 +125,6 @@ export async function registerSessionAuth(
         'Set up a second factor first: POST /api/v1/me/mfa/methods',
       );
     }
-    if (required === 'admin' && !request.session.isAdmin)
-      throw new GatehouseError(SessionErrors.admin_required);
     if (UNSAFE_METHODS.has(request.method)) {
       const presented = request.headers[CSRF_HEADER];
       if (

@@ -1,0 +1,308 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from './helpers/app.js';
+import { describeEachDialect, TEST_REDIS_URL } from './helpers/dialects.js';
+
+const PASSWORD = 'violet-harbor-lantern-42';
+
+interface Caller {
+  readonly id: string;
+  readonly email: string;
+  readonly headers: { cookie: string; 'x-csrf-token': string };
+}
+
+describeEachDialect('authorization', (testDatabase, dialect) => {
+  let harness: TestApp;
+  // A second node on the same database and Redis: changes made on one must reach the other's caches.
+  let other: TestApp;
+  let owner: Caller;
+  const keyPrefix = `gatehouse-authz-test-${randomUUID()}:`;
+
+  const node = () =>
+    buildTestApp(testDatabase().url, {
+      overrides: {
+        redis: { url: TEST_REDIS_URL, keyPrefix },
+        passwords: { argon2: { memoryKiB: 1024, iterations: 1, parallelism: 1 } },
+        accounts: { notifyNewSignIn: false },
+      },
+    });
+
+  async function account(name: string): Promise<Caller> {
+    const email = `${name}-${dialect}@example.com`;
+    const created = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/signup',
+      payload: { email, password: PASSWORD },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const login = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: PASSWORD },
+    });
+    return {
+      id: created.json().user.id,
+      email,
+      headers: {
+        cookie: String(login.headers['set-cookie']).split(';')[0]!,
+        'x-csrf-token': login.json().csrfToken,
+      },
+    };
+  }
+
+  const call = (
+    caller: Caller,
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    url: string,
+    payload?: object,
+    app = harness.app,
+  ) => app.inject({ method, url, payload, headers: caller.headers });
+
+  beforeAll(async () => {
+    harness = await node();
+    other = await node();
+    owner = await account('owner');
+    await harness.app.services.authz.assign({ type: 'user', id: owner.id }, 'owner', {});
+  });
+
+  afterAll(async () => {
+    await harness?.app.close();
+    await other?.app.close();
+  });
+
+  it('guards the admin API with permissions: none for a user, reading for an auditor, all for an owner', async () => {
+    const plain = await account('plain');
+    const denied = await call(plain, 'GET', '/api/v1/admin/users');
+    expect(denied.statusCode).toBe(403);
+    expect(denied.json()).toMatchObject({
+      code: 'permission_denied',
+      detail: expect.stringContaining('users:read'),
+    });
+    expect(harness.logs.text).toContain('"securityEvent":"authz.denied"');
+    // No permission, no validation details either: the guard runs before the body is looked at.
+    const blind = await call(plain, 'POST', '/api/v1/admin/roles', { name: '' });
+    expect(blind.statusCode).toBe(403);
+
+    const auditor = await account('auditor');
+    expect((await call(owner, 'PUT', `/api/v1/admin/users/${auditor.id}/roles/auditor`)).statusCode).toBe(
+      204,
+    );
+    expect((await call(auditor, 'GET', '/api/v1/admin/users')).statusCode).toBe(200);
+    expect((await call(auditor, 'GET', '/api/v1/admin/clients')).statusCode).toBe(200);
+    const write = await call(auditor, 'POST', '/api/v1/admin/users', { email: `x-${dialect}@example.com` });
+    expect(write.statusCode).toBe(403);
+
+    const mine = await call(auditor, 'GET', '/api/v1/me/permissions');
+    expect(mine.json()).toEqual({
+      roles: ['auditor', 'user'],
+      groups: [],
+      permissions: ['audit:read', 'authz:read', 'clients:read', 'system:read', 'users:read'],
+    });
+    const viewed = await call(owner, 'GET', `/api/v1/admin/users/${auditor.id}/permissions`);
+    expect(viewed.json().roles).toEqual(['auditor', 'user']);
+    const signedOut = await harness.app.inject({ method: 'GET', url: '/api/v1/me/permissions' });
+    expect(signedOut.statusCode).toBe(401);
+  });
+
+  it('resolves role inheritance and nested groups, refuses cycles, and explains decisions', async () => {
+    for (const name of ['invoices:read', 'invoices:write', 'invoices:approve']) {
+      const created = await call(owner, 'POST', '/api/v1/admin/permissions', { name, description: name });
+      expect(created.statusCode, created.body).toBe(201);
+    }
+    expect(
+      (await call(owner, 'POST', '/api/v1/admin/permissions', { name: 'Not A Permission' })).statusCode,
+    ).toBe(400);
+    const reader = await call(owner, 'POST', '/api/v1/admin/roles', {
+      name: 'billing-reader',
+      permissions: ['invoices:read'],
+    });
+    expect(reader.statusCode, reader.body).toBe(201);
+    const clerk = await call(owner, 'POST', '/api/v1/admin/roles', {
+      name: 'billing-clerk',
+      permissions: ['invoices:write'],
+      includes: ['billing-reader'],
+    });
+    expect(clerk.json().role).toMatchObject({
+      includes: ['billing-reader'],
+      permissions: ['invoices:write'],
+    });
+    const manager = await call(owner, 'POST', '/api/v1/admin/roles', {
+      name: 'billing-manager',
+      permissions: ['invoices:approve'],
+      includes: ['billing-clerk'],
+    });
+    expect(manager.statusCode).toBe(201);
+    const unknown = await call(owner, 'POST', '/api/v1/admin/roles', {
+      name: 'x',
+      permissions: ['ledger:read'],
+    });
+    expect(unknown.json().code).toBe('permission_unknown');
+
+    // reader → manager would close reader → manager → clerk → reader.
+    const cycle = await call(owner, 'PATCH', '/api/v1/admin/roles/billing-reader', {
+      includes: ['billing-manager'],
+    });
+    expect(cycle.statusCode).toBe(409);
+    expect(cycle.json().code).toBe('role_cycle');
+    const self = await call(owner, 'PATCH', '/api/v1/admin/roles/billing-reader', {
+      includes: ['billing-reader'],
+    });
+    expect(self.json().code).toBe('role_cycle');
+
+    // Groups: finance holds billing-reader; payables sits inside finance and holds billing-clerk.
+    for (const name of ['finance', 'payables', 'approvers']) {
+      expect((await call(owner, 'POST', '/api/v1/admin/groups', { name })).statusCode).toBe(201);
+    }
+    expect((await call(owner, 'PUT', '/api/v1/admin/groups/finance/roles/billing-reader')).statusCode).toBe(
+      204,
+    );
+    expect((await call(owner, 'PUT', '/api/v1/admin/groups/payables/roles/billing-clerk')).statusCode).toBe(
+      204,
+    );
+    expect((await call(owner, 'PUT', '/api/v1/admin/groups/payables/parents/finance')).statusCode).toBe(204);
+    expect((await call(owner, 'PUT', '/api/v1/admin/groups/approvers/parents/payables')).statusCode).toBe(
+      204,
+    );
+    const groupCycle = await call(owner, 'PUT', '/api/v1/admin/groups/finance/parents/approvers');
+    expect(groupCycle.statusCode).toBe(409);
+    expect(groupCycle.json().code).toBe('group_cycle');
+
+    const ada = await account('ada');
+    expect((await call(owner, 'PUT', `/api/v1/admin/groups/approvers/members/${ada.id}`)).statusCode).toBe(
+      204,
+    );
+    const check = (action: string, explain = false) =>
+      call(owner, 'POST', `/api/v1/authz/check${explain ? '?explain=true' : ''}`, {
+        subject: { type: 'user', id: ada.id },
+        action,
+        resource: { type: 'invoice', id: 'inv-1' },
+      });
+    // Through approvers ⊂ payables ⊂ finance: clerk (write) and, by inclusion, reader (read).
+    const explained = await check('invoices:read', true);
+    expect(explained.statusCode, explained.body).toBe(200);
+    expect(explained.json()).toMatchObject({
+      allowed: true,
+      reasons: ['role billing-reader grants invoices:read'],
+      matchedPolicies: [],
+      explanation: {
+        roles: ['billing-clerk', 'billing-reader', 'user'],
+        groups: ['approvers', 'finance', 'payables'],
+        permissions: ['invoices:read', 'invoices:write'],
+      },
+    });
+    expect((await check('invoices:write')).json().allowed).toBe(true);
+    const refused = (await check('invoices:approve')).json();
+    expect(refused).toMatchObject({
+      allowed: false,
+      reasons: ['no role of the subject grants invoices:approve'],
+    });
+    expect(refused.explanation).toBeUndefined();
+
+    const batch = await call(owner, 'POST', '/api/v1/authz/check/batch', {
+      checks: [
+        { subject: { type: 'user', id: ada.id }, action: 'invoices:read' },
+        { subject: { type: 'user', id: 'no-such-user' }, action: 'invoices:read' },
+      ],
+    });
+    expect(batch.json().results.map((result: { allowed: boolean }) => result.allowed)).toEqual([true, false]);
+    expect(batch.json().results[1].reasons).toEqual(['the subject is not an active account']);
+
+    const group = await call(owner, 'GET', '/api/v1/admin/groups/payables');
+    expect(group.json().group).toMatchObject({
+      parents: ['finance'],
+      children: ['approvers'],
+      roles: ['billing-clerk'],
+      members: [],
+    });
+  });
+
+  it('takes a change into account at the next check, on every node', async () => {
+    await call(owner, 'POST', '/api/v1/admin/permissions', { name: 'reports:read' });
+    await call(owner, 'POST', '/api/v1/admin/roles', { name: 'reporter', permissions: ['reports:read'] });
+    const bea = await account('bea');
+    const decide = (app: TestApp['app']) =>
+      app.services.authz.check({ subject: { type: 'user', id: bea.id }, action: 'reports:read' });
+    // Both nodes cache a "no".
+    expect((await decide(harness.app)).allowed).toBe(false);
+    expect((await decide(other.app)).allowed).toBe(false);
+
+    // This node at once; the other as soon as Redis delivers the change (its subscriber runs before ours).
+    let delivered = await nextChange(other.app);
+    expect((await call(owner, 'PUT', `/api/v1/admin/users/${bea.id}/roles/reporter`)).statusCode).toBe(204);
+    expect((await decide(harness.app)).allowed).toBe(true);
+    await delivered.arrived;
+    expect((await decide(other.app)).allowed).toBe(true);
+
+    delivered = await nextChange(other.app);
+    expect((await call(owner, 'DELETE', `/api/v1/admin/users/${bea.id}/roles/reporter`)).statusCode).toBe(
+      204,
+    );
+    expect((await decide(harness.app)).allowed).toBe(false);
+    await delivered.arrived;
+    expect((await decide(other.app)).allowed).toBe(false);
+  });
+
+  it('lets nobody give what they do not hold, and protects the built-in roles', async () => {
+    const admin = await account('admin');
+    await harness.app.services.authz.assign({ type: 'user', id: admin.id }, 'admin', {});
+    // An admin may hand out auditor (a subset of admin) but not owner (which holds `*`).
+    const somebody = await account('somebody');
+    expect((await call(admin, 'PUT', `/api/v1/admin/users/${somebody.id}/roles/auditor`)).statusCode).toBe(
+      204,
+    );
+    const escalate = await call(admin, 'PUT', `/api/v1/admin/users/${admin.id}/roles/owner`);
+    expect(escalate.statusCode).toBe(403);
+    expect(escalate.json().detail).toContain('*');
+    // Nor shape a role into more than they hold.
+    await call(owner, 'POST', '/api/v1/admin/permissions', { name: 'vault:open' });
+    const sneaky = await call(admin, 'POST', '/api/v1/admin/roles', {
+      name: 'sneaky',
+      permissions: ['vault:open'],
+    });
+    expect(sneaky.statusCode).toBe(403);
+
+    expect((await call(owner, 'DELETE', '/api/v1/admin/roles/admin')).json().code).toBe('builtin_protected');
+    expect((await call(owner, 'PATCH', '/api/v1/admin/roles/owner', { permissions: [] })).json().code).toBe(
+      'builtin_protected',
+    );
+    expect((await call(owner, 'DELETE', '/api/v1/admin/permissions/users:read')).json().code).toBe(
+      'builtin_protected',
+    );
+
+    // `isAdmin` mirrors holding admin by any path, a group included.
+    const carl = await account('carl');
+    await call(owner, 'POST', '/api/v1/admin/groups', { name: 'operators' });
+    await call(owner, 'PUT', '/api/v1/admin/groups/operators/roles/admin');
+    await call(owner, 'PUT', `/api/v1/admin/groups/operators/members/${carl.id}`);
+    expect((await call(owner, 'GET', `/api/v1/admin/users/${carl.id}`)).json().user.isAdmin).toBe(true);
+    await call(owner, 'DELETE', `/api/v1/admin/groups/operators/members/${carl.id}`);
+    expect((await call(owner, 'GET', `/api/v1/admin/users/${carl.id}`)).json().user.isAdmin).toBe(false);
+    // The admin API's isAdmin shortcut gives and takes the admin role.
+    const flagged = await call(owner, 'PATCH', `/api/v1/admin/users/${carl.id}`, { isAdmin: true });
+    expect(flagged.json().user.isAdmin).toBe(true);
+    expect((await call(owner, 'GET', `/api/v1/admin/users/${carl.id}/permissions`)).json().roles).toContain(
+      'admin',
+    );
+  });
+
+  it('pages through lists', async () => {
+    const first = await call(owner, 'GET', '/api/v1/admin/roles?limit=2');
+    const second = await call(owner, 'GET', '/api/v1/admin/roles?limit=2&offset=2');
+    expect(first.json().roles).toHaveLength(2);
+    expect(second.json().roles).toHaveLength(2);
+    const names = [...first.json().roles, ...second.json().roles].map((role: { name: string }) => role.name);
+    expect(new Set(names).size).toBe(4);
+    expect((await call(owner, 'GET', '/api/v1/admin/roles?limit=0')).statusCode).toBe(400);
+  });
+});
+
+/** Resolves when `app` next hears of an authorization change (subscribed before the change is made). */
+async function nextChange(app: TestApp['app']): Promise<{ arrived: Promise<void> }> {
+  let heard!: () => void;
+  const arrival = new Promise<void>((resolve) => {
+    heard = resolve;
+  });
+  const unsubscribe = await app.services.pubsub.subscribe('authz.changed', () => heard());
+  // Wrapped: an async function returning a promise would wait for it.
+  return { arrived: arrival.finally(() => unsubscribe()) };
+}
