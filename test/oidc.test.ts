@@ -301,6 +301,41 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     return created.json().user.id as string;
   }
 
+  /** A JSON-API session for the account (cookie and CSRF headers), as its owner would have in a browser. */
+  async function apiSession(email: string) {
+    const login = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: PASSWORD },
+    });
+    return {
+      cookie: String(login.headers['set-cookie']).split(';')[0]!,
+      'x-csrf-token': login.json().csrfToken,
+    };
+  }
+
+  /** Enrols an authenticator app for the session's account; returns its backup codes. */
+  async function enrollTotp(headers: Awaited<ReturnType<typeof apiSession>>): Promise<string[]> {
+    const started = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/me/mfa/methods',
+      payload: { type: 'totp' },
+      headers,
+    });
+    const confirmed = await harness.app.inject({
+      method: 'POST',
+      url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
+      payload: {
+        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate({
+          timestamp: Date.now() + ahead,
+        }),
+      },
+      headers,
+    });
+    expect(confirmed.statusCode, confirmed.body).toBe(200);
+    return confirmed.json().backupCodes as string[];
+  }
+
   /** Authorization request → login form → consent → callback; returns the callback URL. */
   async function authorize(
     config: oidc.Configuration,
@@ -443,15 +478,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       .set({ email_verified_at: Date.now() })
       .where('id', '=', userId)
       .execute();
-    const login = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      payload: { email, password: PASSWORD },
-    });
-    const api = {
-      cookie: String(login.headers['set-cookie']).split(';')[0]!,
-      'x-csrf-token': login.json().csrfToken,
-    };
+    const api = await apiSession(email);
     const isCode = (message: { to: readonly string[]; subject: string }) =>
       message.to.includes(email) && /sign-in code/.test(message.subject);
     const mailedCode = async (count: number) => {
@@ -542,33 +569,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     const unmet = await agent.follow(urlWith({ acr_values: '2' }));
     expect(new URL(unmet.url).searchParams.get('error')).toBe('unmet_authentication_requirements');
 
-    const login = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      payload: { email, password: PASSWORD },
-    });
-    const api = {
-      cookie: String(login.headers['set-cookie']).split(';')[0]!,
-      'x-csrf-token': login.json().csrfToken,
-    };
-    const started = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/me/mfa/methods',
-      payload: { type: 'totp' },
-      headers: api,
-    });
-    const confirmed = await harness.app.inject({
-      method: 'POST',
-      url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
-      payload: {
-        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate({
-          timestamp: Date.now() + ahead,
-        }),
-      },
-      headers: api,
-    });
-    expect(confirmed.statusCode, confirmed.body).toBe(200);
-    const backupCode = confirmed.json().backupCodes[0] as string;
+    const backupCode = (await enrollTotp(await apiSession(email)))[0]!;
 
     // Level 1 still signs in silently; level 2 asks this session for its second factor first.
     const silent = await agent.follow(urlWith({}));
@@ -614,15 +615,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     const { callback, agent } = await authorize(config, email, parameters);
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
 
-    const login = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      payload: { email, password: PASSWORD },
-    });
-    const headers = {
-      cookie: String(login.headers['set-cookie']).split(';')[0]!,
-      'x-csrf-token': login.json().csrfToken,
-    };
+    const headers = await apiSession(email);
     const listed = await harness.app.inject({ method: 'GET', url: '/api/v1/me/apps', headers });
     expect(listed.statusCode, listed.body).toBe(200);
     expect(listed.json().apps).toEqual([
@@ -774,32 +767,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
   it('asks for the second factor on the sign-in page when the account has one', async () => {
     const email = `mfa-code-${dialect}@example.com`;
     await userAccount(email);
-    const login = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      payload: { email, password: PASSWORD },
-    });
-    const session = {
-      cookie: String(login.headers['set-cookie']).split(';')[0]!,
-      csrf: login.json().csrfToken,
-    };
-    const started = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/me/mfa/methods',
-      payload: { type: 'totp' },
-      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf },
-    });
-    const confirmed = await harness.app.inject({
-      method: 'POST',
-      url: `/api/v1/me/mfa/methods/${started.json().method.id}/verify`,
-      payload: {
-        code: new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.json().totp.secret) }).generate({
-          timestamp: Date.now() + ahead,
-        }),
-      },
-      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf },
-    });
-    const backupCode = confirmed.json().backupCodes[0] as string;
+    const backupCode = (await enrollTotp(await apiSession(email)))[0]!;
     const { client, secret } = await webClient({ firstParty: true });
     const config = await discover(client.id, secret);
     const verifier = oidc.randomPKCECodeVerifier();

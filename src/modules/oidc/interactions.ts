@@ -177,6 +177,16 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
     return { methods, backupCodes: level <= 2 };
   };
 
+  /** The sign-in waiting for its second factor is gone (expired or spent): back to the password form. */
+  const signInAgain = (reply: FastifyReply, uid: string, error: unknown, targets: string[]) =>
+    page(
+      reply,
+      productName,
+      { title: 'Sign in', body: loginForm(uid, '', failureMessage(error)) },
+      401,
+      targets,
+    );
+
   /** Redirect targets the forms' redirect chains may end at: the client's registered redirect URI. */
   const formTargets = (redirectUri: unknown) => {
     try {
@@ -432,13 +442,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         return await signedIn(request, reply, provider, login, targets, interaction.uid);
       } catch (error) {
         if (isGatehouseError(error) && error.code === 'mfa_pending_invalid') {
-          return page(
-            reply,
-            productName,
-            { title: 'Sign in', body: loginForm(interaction.uid, '', failureMessage(error)) },
-            401,
-            targets,
-          );
+          return signInAgain(reply, interaction.uid, error, targets);
         }
         const status = isGatehouseError(error) ? error.status : 500;
         const choices = await mfa.pendingMethods(pendingToken).catch(() => undefined);
@@ -482,13 +486,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         }
       } catch (sendError) {
         if (isGatehouseError(sendError) && sendError.code === 'mfa_pending_invalid') {
-          return page(
-            reply,
-            productName,
-            { title: 'Sign in', body: loginForm(interaction.uid, '', failureMessage(sendError)) },
-            401,
-            targets,
-          );
+          return signInAgain(reply, interaction.uid, sendError, targets);
         }
         choices = (await mfa.pendingMethods(pendingToken).catch(() => undefined)) ?? noChoices;
         error = failureMessage(sendError);
