@@ -333,6 +333,14 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       logger: platform.logger,
       trustProxy: config.server.trustProxy !== false,
       findAccount: (id) => services.accounts.oidcAccount(id),
+      async authzFacts(accountId) {
+        const access = await services.authz.effectiveAccess(accountId);
+        return {
+          roles: access.roles,
+          groups: access.groups,
+          permissions: [...access.permissions.keys()].sort(),
+        };
+      },
       productName: config.accounts.productName,
       allowPrivateNetworkCalls: config.oidc.allowPrivateNetworkCalls,
       enableEdDSA: config.oidc.enableEdDSA,

@@ -739,6 +739,82 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('puts roles, groups and permissions in the tokens of clients that ask for them, and only theirs', async () => {
+    const email = `claims-${dialect}@example.com`;
+    const userId = await userAccount(email);
+    const { authz } = harness.app.services;
+    await authz.createPermission({ name: `ledger-${dialect}:read` }, {});
+    await authz.createRole({ name: `bookkeeper-${dialect}`, permissions: [`ledger-${dialect}:read`] }, {});
+    const group = await authz.createGroup({ name: `accounts-${dialect}` }, {});
+    await authz.assign({ type: 'group', id: group.id }, `bookkeeper-${dialect}`, {});
+    await authz.addMember(group.id, userId, {});
+
+    const signIn = async (extra: Record<string, unknown>) => {
+      const { client, secret } = await webClient({ firstParty: true, ...extra });
+      const config = await discover(client.id, secret);
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { callback } = await authorize(config, email, {
+        scope: 'openid email',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+      return { tokens, info: await oidc.fetchUserInfo(config, tokens.access_token, userId) };
+    };
+
+    const withClaims = await signIn({ authzClaims: ['roles', 'groups', 'permissions'] });
+    const expected = {
+      roles: [`bookkeeper-${dialect}`, 'user'],
+      groups: [`accounts-${dialect}`],
+      permissions: [`ledger-${dialect}:read`],
+    };
+    expect(withClaims.tokens.claims()).toMatchObject(expected);
+    expect(withClaims.info).toMatchObject(expected);
+
+    // A JWT access token for an API carries them too, for the API to decide with.
+    const resource = `https://ledger-${dialect}.example.com`;
+    await adminCall('POST', '/api/v1/admin/resources', {
+      identifier: resource,
+      name: 'Ledger',
+      scopes: ['entries:read'],
+    });
+    const { client, secret } = await webClient({
+      firstParty: true,
+      authzClaims: ['roles'],
+      scopes: ['openid', 'entries:read'],
+    });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const { callback } = await authorize(config, email, {
+      scope: 'openid entries:read',
+      resource,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const apiTokens = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier },
+      { resource },
+    );
+    const { payload } = await jwtVerify(
+      apiTokens.access_token,
+      createRemoteJWKSet(new URL(`${issuer}/oauth2/jwks`)),
+      {
+        issuer,
+        audience: resource,
+        typ: 'at+jwt',
+      },
+    );
+    expect(payload).toMatchObject({ sub: userId, scope: 'entries:read', roles: expected.roles });
+    expect(payload.groups).toBeUndefined();
+
+    const plain = await signIn({});
+    expect(plain.tokens.claims()!.roles).toBeUndefined();
+    expect(plain.info.roles).toBeUndefined();
+    expect(plain.info.groups).toBeUndefined();
+  });
+
   it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
     const email = `sso-${dialect}@example.com`;
     await userAccount(email);

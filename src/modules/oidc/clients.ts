@@ -38,6 +38,8 @@ export interface ClientInput {
   /** Per-client lifetimes; the `oidc.*TtlSeconds` settings apply when absent. */
   readonly accessTokenTtlSeconds?: number | undefined;
   readonly refreshTokenTtlSeconds?: number | undefined;
+  /** Authorization facts to put in this client's ID tokens, userinfo and JWT access tokens. */
+  readonly authzClaims?: readonly AuthzClaim[] | undefined;
   /** How this client's ID tokens are signed (ES256 unless it says otherwise). */
   readonly idTokenSigningAlg?: 'ES256' | 'RS256' | 'EdDSA' | undefined;
 }
@@ -57,6 +59,7 @@ export interface ClientView {
   readonly accessTokenTtlSeconds: number | null;
   readonly refreshTokenTtlSeconds: number | null;
   readonly idTokenSigningAlg: string;
+  readonly authzClaims: string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -66,6 +69,9 @@ export const OPENID_SCOPES = ['openid', 'email', 'profile', 'offline_access'];
 export const API_SCOPES_METADATA = 'gatehouse_api_scopes';
 export const ACCESS_TOKEN_TTL_METADATA = 'gatehouse_access_token_ttl';
 export const REFRESH_TOKEN_TTL_METADATA = 'gatehouse_refresh_token_ttl';
+/** Which authorization facts (roles, groups, permissions) this client's tokens carry as claims. */
+export const AUTHZ_CLAIMS_METADATA = 'gatehouse_authz_claims';
+export type AuthzClaim = 'roles' | 'groups' | 'permissions';
 
 function toView(row: ClientRow): ClientView {
   const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
@@ -77,6 +83,7 @@ function toView(row: ClientRow): ClientView {
     public: metadata.token_endpoint_auth_method === 'none',
     grants: (metadata.grant_types as string[]) ?? [],
     idTokenSigningAlg: (metadata.id_token_signed_response_alg as string | undefined) ?? 'ES256',
+    authzClaims: (metadata[AUTHZ_CLAIMS_METADATA] as string[] | undefined) ?? [],
     redirectUris: (metadata.redirect_uris as string[]) ?? [],
     postLogoutRedirectUris: (metadata.post_logout_redirect_uris as string[]) ?? [],
     backchannelLogoutUri: (metadata.backchannel_logout_uri as string | undefined) ?? null,
@@ -155,6 +162,7 @@ export function createClientService(deps: {
         : {}),
       [API_SCOPES_METADATA]: scopes.filter((scope) => !OPENID_SCOPES.includes(scope)),
       ...(input.idTokenSigningAlg ? { id_token_signed_response_alg: input.idTokenSigningAlg } : {}),
+      ...(input.authzClaims?.length ? { [AUTHZ_CLAIMS_METADATA]: [...input.authzClaims] } : {}),
       ...(input.accessTokenTtlSeconds ? { [ACCESS_TOKEN_TTL_METADATA]: input.accessTokenTtlSeconds } : {}),
       ...(input.refreshTokenTtlSeconds ? { [REFRESH_TOKEN_TTL_METADATA]: input.refreshTokenTtlSeconds } : {}),
     };

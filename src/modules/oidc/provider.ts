@@ -10,6 +10,8 @@ import { type ClientCache, createOidcAdapter } from './adapter.js';
 import {
   ACCESS_TOKEN_TTL_METADATA,
   API_SCOPES_METADATA,
+  AUTHZ_CLAIMS_METADATA,
+  type AuthzClaim,
   type ClientService,
   REFRESH_TOKEN_TTL_METADATA,
 } from './clients.js';
@@ -37,6 +39,13 @@ export interface OidcAccount {
   readonly name: string | null;
 }
 
+/** What authorization says of an account, for clients that put it in their tokens. */
+export interface AuthzFacts {
+  readonly roles: readonly string[];
+  readonly groups: readonly string[];
+  readonly permissions: readonly string[];
+}
+
 export interface OidcProviderDependencies {
   readonly issuer: string;
   readonly database: DatabaseHandle;
@@ -52,6 +61,7 @@ export interface OidcProviderDependencies {
   readonly logger: Logger;
   readonly trustProxy: boolean;
   readonly findAccount: (id: string) => Promise<OidcAccount | undefined>;
+  readonly authzFacts: (accountId: string) => Promise<AuthzFacts>;
   readonly productName: string;
   /** RP-initiated logout confirmed: end the Gatehouse session of this browser too (its Cookie header). */
   readonly onLogout: (cookieHeader: string | undefined) => Promise<void>;
@@ -91,6 +101,15 @@ const clientTtl = (client: { metadata(): Record<string, unknown> }, key: string)
  */
 export function createOidcProvider(deps: OidcProviderDependencies): Provider {
   const pages = createEnginePages(deps.productName);
+  const authzClaimsFor = async (
+    client: { metadata(): Record<string, unknown> } | undefined,
+    accountId: string,
+  ): Promise<Partial<Record<AuthzClaim, string[]>>> => {
+    const wanted = (client?.metadata()[AUTHZ_CLAIMS_METADATA] as AuthzClaim[] | undefined) ?? [];
+    if (wanted.length === 0) return {};
+    const facts = await deps.authzFacts(accountId);
+    return Object.fromEntries(wanted.map((claim) => [claim, [...facts[claim]]]));
+  };
   const configuration: Configuration = {
     adapter: createOidcAdapter({
       database: deps.database,
@@ -110,7 +129,8 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     // Listed under `openid` so every ID token carries them, not only when a client asks through `claims`.
     claims: {
       sid: null,
-      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      // roles, groups, permissions: only for clients registered with `authzClaims` (see authzClaimsFor).
+      openid: ['sub', 'acr', 'amr', 'auth_time', 'roles', 'groups', 'permissions'],
       email: ['email', 'email_verified'],
       profile: ['name'],
     },
@@ -126,7 +146,12 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       idTokenSigningAlgValues: ['ES256', 'RS256', ...(deps.enableEdDSA ? ['EdDSA' as const] : [])],
     },
     extraClientMetadata: {
-      properties: [API_SCOPES_METADATA, ACCESS_TOKEN_TTL_METADATA, REFRESH_TOKEN_TTL_METADATA],
+      properties: [
+        API_SCOPES_METADATA,
+        ACCESS_TOKEN_TTL_METADATA,
+        REFRESH_TOKEN_TTL_METADATA,
+        AUTHZ_CLAIMS_METADATA,
+      ],
     },
     features: {
       devInteractions: { enabled: false },
@@ -188,7 +213,7 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       url: (_ctx, interaction) => `/oauth2/interaction/${interaction.uid}`,
       policy: interactionPolicyWithAcr(),
     },
-    async findAccount(_ctx, sub) {
+    async findAccount(ctx, sub) {
       const account = await deps.findAccount(sub);
       if (!account) return undefined;
       return {
@@ -199,9 +224,15 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
             email: account.email,
             email_verified: account.emailVerified,
             name: account.name ?? undefined,
+            ...(await authzClaimsFor(ctx?.oidc?.client, account.id)),
           };
         },
       };
+    },
+    // JWT access tokens for an API carry the same facts, for the API to decide with.
+    async extraTokenClaims(ctx, token) {
+      const accountId = (token as { accountId?: string }).accountId;
+      return accountId ? authzClaimsFor(ctx.oidc.client, accountId) : undefined;
     },
     // The engine's dispatcher refuses special-use addresses (SSRF); dropping it allows private networks.
     fetch: (url, options) =>

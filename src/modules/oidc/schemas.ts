@@ -24,6 +24,7 @@ export const ClientSchema = Type.Object(
     accessTokenTtlSeconds: Type.Union([Type.Integer(), Type.Null()]),
     refreshTokenTtlSeconds: Type.Union([Type.Integer(), Type.Null()]),
     idTokenSigningAlg: Type.String(),
+    authzClaims: Type.Array(Type.String()),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -53,6 +54,13 @@ export const ClientBody = Type.Object(
       Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { maxItems: 100 }),
     ),
     firstParty: Type.Optional(Type.Boolean({ description: 'Trusted: users are not asked for consent.' })),
+    authzClaims: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('roles'), Type.Literal('groups'), Type.Literal('permissions')]), {
+        uniqueItems: true,
+        description:
+          "Put the user's roles, groups or permissions in ID tokens, userinfo and JWT access tokens",
+      }),
+    ),
     idTokenSigningAlg: Type.Optional(
       Type.Union([Type.Literal('ES256'), Type.Literal('RS256'), Type.Literal('EdDSA')], {
         description: 'How ID tokens for this client are signed; EdDSA needs oidc.enableEdDSA.',
