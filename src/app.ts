@@ -17,6 +17,7 @@ import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
 import { authzRoutes, registerPermissionGuard } from './modules/authz/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
+import { createApiTokenVerifier } from './modules/oidc/api-tokens.js';
 import { registerInteractions } from './modules/oidc/interactions.js';
 import { createOidcProvider } from './modules/oidc/provider.js';
 import { clientAdminRoutes, connectedAppRoutes, mountOidcProvider } from './modules/oidc/routes.js';
@@ -303,7 +304,14 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     pendingCookie,
     deviceCookie,
   });
-  registerPermissionGuard(app, services.authz);
+  registerPermissionGuard(
+    app,
+    services.authz,
+    createApiTokenVerifier({
+      issuer: config.server.publicUrl,
+      publicJwks: () => services.signingKeys.publicJwks(),
+    }),
+  );
   await app.register(authzRoutes, { authz: services.authz });
   await app.register(adminUserRoutes, {
     accounts: services.accounts,

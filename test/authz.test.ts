@@ -285,6 +285,65 @@ describeEachDialect('authorization', (testDatabase, dialect) => {
     );
   });
 
+  it("answers services holding a client_credentials token for Gatehouse's API with the authz:check scope", async () => {
+    const issuer = harness.config.server.publicUrl;
+    const { clients } = harness.app.services;
+    const checker = await clients.create(
+      { name: 'Billing API', grants: ['client_credentials'], scopes: ['authz:check'] },
+      {},
+    );
+    const token = async (client: { id: string }, secret: string, resource: string, scope: string) => {
+      const response = await harness.app.inject({
+        method: 'POST',
+        url: '/oauth2/token',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        payload: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }).toString(),
+      });
+      return {
+        status: response.statusCode,
+        body: response.json() as { access_token?: string; error?: string },
+      };
+    };
+    const granted = await token(checker.client, checker.secret!, `${issuer}/api`, 'authz:check');
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+
+    const dora = await account('dora');
+    const ask = (bearer: string, url = '/api/v1/authz/check') =>
+      harness.app.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: `Bearer ${bearer}` },
+        payload: { subject: { type: 'user', id: dora.id }, action: 'users:read' },
+      });
+    const answered = await ask(granted.body.access_token!);
+    expect(answered.statusCode, answered.body).toBe(200);
+    expect(answered.json()).toMatchObject({ allowed: false });
+
+    // A client not registered for the scope gets no token for Gatehouse's API at all.
+    const other = await clients.create(
+      { name: 'Other', grants: ['client_credentials'], scopes: ['reports:read'] },
+      {},
+    );
+    expect((await token(other.client, other.secret!, `${issuer}/api`, 'authz:check')).body.error).toBe(
+      'invalid_target',
+    );
+    // Garbage, or a token for another API, is refused with WWW-Authenticate.
+    const garbage = await ask('not-a-token');
+    expect(garbage.statusCode).toBe(401);
+    expect(garbage.json().code).toBe('api_token_invalid');
+    expect(garbage.headers['www-authenticate']).toContain('invalid_token');
+    // The token opens the check API only, not session routes that need other permissions.
+    const elsewhere = await harness.app.inject({
+      method: 'GET',
+      url: '/api/v1/admin/users',
+      headers: { authorization: `Bearer ${granted.body.access_token}` },
+    });
+    expect(elsewhere.statusCode).toBe(401);
+  });
+
   it('pages through lists', async () => {
     const first = await call(owner, 'GET', '/api/v1/admin/roles?limit=2');
     const second = await call(owner, 'GET', '/api/v1/admin/roles?limit=2&offset=2');

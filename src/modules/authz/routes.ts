@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatehouseError } from '../../platform/errors.js';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
+import type { ApiTokenVerifier } from '../oidc/api-tokens.js';
 import { SessionErrors } from '../sessions/errors.js';
 import {
   AccessResponse,
@@ -48,7 +49,11 @@ export const requires = (permission: string) => ({ auth: 'session' as const, per
  * Enforces `config.permission`. A callback hook, so routes without one pay nothing; runs before validation, so
  * a caller without the permission learns nothing from validation errors.
  */
-export function registerPermissionGuard(app: FastifyInstance, authz: AuthzService): void {
+export function registerPermissionGuard(
+  app: FastifyInstance,
+  authz: AuthzService,
+  apiTokens: ApiTokenVerifier,
+): void {
   app.addHook('preValidation', (request, _reply, done) => {
     const permission = request.routeOptions.config?.permission;
     if (!permission) {
@@ -56,6 +61,15 @@ export function registerPermissionGuard(app: FastifyInstance, authz: AuthzServic
       return;
     }
     if (!request.session) {
+      // `session-or-bearer` routes: a client's Gatehouse API token carrying the permission as a scope.
+      const bearer = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      if (request.routeOptions.config?.auth === 'session-or-bearer' && bearer) {
+        apiTokens.verify(bearer.trim(), permission).then(
+          () => done(),
+          (error: unknown) => done(error as Error),
+        );
+        return;
+      }
       done(new GatehouseError(SessionErrors.session_required));
       return;
     }
@@ -392,7 +406,8 @@ export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService }> = a
   );
 
   // Decisions -----------------------------------------------------------------------------------------------
-  const check = requires('authz:check');
+  // Also for services: a client_credentials token for `<issuer>/api` with the authz:check scope.
+  const check = { auth: 'session-or-bearer' as const, permission: 'authz:check' };
   app.post(
     '/api/v1/authz/check',
     {

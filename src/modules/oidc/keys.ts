@@ -98,6 +98,14 @@ export function createSigningKeys(deps: {
       });
     },
 
+    /** Public JWKs that verify (active and retiring), for checking tokens Gatehouse issued to itself. */
+    async publicJwks(): Promise<JWK[]> {
+      await retireExpired();
+      return (await listSigningKeys(database.db))
+        .filter((row) => row.status !== 'retired' && (algorithms as readonly string[]).includes(row.alg))
+        .map((row) => JSON.parse(row.public_jwk) as JWK);
+    },
+
     /** The published key ids, as one comparable string: it changes exactly when the key set does. */
     async kids(): Promise<string> {
       await retireExpired();

@@ -18,6 +18,13 @@ import {
 import { createEnginePages } from './engine-pages.js';
 import type { ResourceService } from './resources.js';
 
+/**
+ * Gatehouse's own API as a resource server: a client registered with one of these scopes gets a JWT access
+ * token for `<issuer>/api` through client_credentials (`resource=<issuer>/api`) and calls the API with it.
+ */
+export const GATEHOUSE_API_SCOPES = ['authz:check'] as const;
+export const gatehouseApi = (issuer: string) => `${issuer}/api`;
+
 /** Where each endpoint lives, below the issuer (discovery stays at /.well-known/openid-configuration). */
 export const OIDC_ROUTES = {
   authorization: '/oauth2/authorize',
@@ -159,7 +166,10 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
         enabled: true,
         // A client may get a token for an API only for the API scopes it was registered with.
         async getResourceServerInfo(_ctx, indicator, client) {
-          const resource = await deps.resources.byIdentifier(indicator);
+          const resource =
+            indicator === gatehouseApi(deps.issuer)
+              ? { identifier: indicator, scopes: [...GATEHOUSE_API_SCOPES], accessTokenTtlSeconds: null }
+              : await deps.resources.byIdentifier(indicator);
           const allowed = new Set((client.metadata()[API_SCOPES_METADATA] as string[] | undefined) ?? []);
           const scopes = resource?.scopes.filter((scope) => allowed.has(scope)) ?? [];
           if (!resource || scopes.length === 0) throw new errors.InvalidTarget();

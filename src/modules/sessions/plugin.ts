@@ -12,8 +12,11 @@ declare module 'fastify' {
     session?: AuthenticatedSession | undefined;
   }
   interface FastifyContextConfig {
-    /** `session`: a signed-in user (what they may do beyond that: `permission`, from the authz module). */
-    auth?: 'session';
+    /**
+     * `session`: a signed-in user (what they may do beyond that: `permission`, from the authz module).
+     * `session-or-bearer`: that, or an `Authorization: Bearer` token the route's guard verifies.
+     */
+    auth?: 'session' | 'session-or-bearer';
     /** The route also serves sessions that must enrol a second factor first (MFA enrolment, sign-out). */
     allowRestricted?: boolean;
     /** Cross-origin state-changing requests are expected (the OAuth engine's endpoints): no Origin check. */
@@ -118,7 +121,10 @@ export async function registerSessionAuth(
   const enforce = (request: FastifyRequest): void => {
     const required = request.routeOptions.config?.auth;
     if (!required) return;
-    if (!request.session) throw new GatehouseError(SessionErrors.session_required);
+    if (!request.session) {
+      if (required === 'session-or-bearer' && /^Bearer /i.test(request.headers.authorization ?? '')) return;
+      throw new GatehouseError(SessionErrors.session_required);
+    }
     if (request.session.restriction === 'mfa_enrollment' && !request.routeOptions.config?.allowRestricted) {
       throw new GatehouseError(
         SessionErrors.mfa_enrollment_required,
