@@ -5,6 +5,7 @@ import * as m0003 from './0003_mfa.js';
 import * as m0004 from './0004_oidc.js';
 import * as m0005 from './0005_oidc_accounts.js';
 import * as m0006 from './0006_authz.js';
+import * as m0007 from './0007_api_keys.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -17,4 +18,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0004_oidc': m0004,
   '0005_oidc_accounts': m0005,
   '0006_authz': m0006,
+  '0007_api_keys': m0007,
 };

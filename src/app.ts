@@ -311,8 +311,9 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       issuer: config.server.publicUrl,
       publicJwks: () => services.signingKeys.publicJwks(),
     }),
+    services.apiKeys,
   );
-  await app.register(authzRoutes, { authz: services.authz });
+  await app.register(authzRoutes, { authz: services.authz, apiKeys: services.apiKeys });
   await app.register(adminUserRoutes, {
     accounts: services.accounts,
     sessions: services.sessions,

@@ -3,6 +3,7 @@ import type { Platform } from './app.js';
 import { createMailComposer, messages } from './modules/accounts/email-templates.js';
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
+import { createApiKeyService } from './modules/authz/api-keys.js';
 import { createAuthzService } from './modules/authz/service.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
 import { createClientCache, deleteExpiredArtefacts } from './modules/oidc/adapter.js';
@@ -130,6 +131,7 @@ export async function createServices(platform: Platform) {
   const consents = createConsentService({ database, clock, events });
   const authz = createAuthzService({ database, clock, events, pubsub, logger });
   const unsubscribeAuthz = await authz.listen();
+  const apiKeys = createApiKeyService({ database, clock, secretKey: platform.secretKey, events });
 
   const housekeeping = createHousekeeping(
     [
@@ -157,6 +159,7 @@ export async function createServices(platform: Platform) {
     resources,
     consents,
     authz,
+    apiKeys,
     signingKeys,
     async close() {
       await housekeeping.stop();

@@ -335,13 +335,122 @@ describeEachDialect('authorization', (testDatabase, dialect) => {
     expect(garbage.statusCode).toBe(401);
     expect(garbage.json().code).toBe('api_token_invalid');
     expect(garbage.headers['www-authenticate']).toContain('invalid_token');
-    // The token opens the check API only, not session routes that need other permissions.
+    // The token opens the check API only: elsewhere its scope falls short.
     const elsewhere = await harness.app.inject({
       method: 'GET',
       url: '/api/v1/admin/users',
       headers: { authorization: `Bearer ${granted.body.access_token}` },
     });
-    expect(elsewhere.statusCode).toBe(401);
+    expect(elsewhere.statusCode).toBe(403);
+    expect(elsewhere.json().code).toBe('api_token_scope');
+    expect(elsewhere.headers['www-authenticate']).toContain('insufficient_scope');
+  });
+
+  it('runs API keys through their life: scopes within the owner, last use, rotation with overlap, revocation', async () => {
+    const kim = await account('kim');
+    await call(owner, 'PUT', `/api/v1/admin/users/${kim.id}/roles/auditor`);
+    const created = await call(kim, 'POST', '/api/v1/me/api-keys', {
+      name: 'reports',
+      scopes: ['users:read'],
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const { key, token } = created.json() as { key: { id: string; prefix: string }; token: string };
+    expect(token).toMatch(/^gh_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(token.startsWith(`${key.prefix}_`)).toBe(true);
+    const withKey = (
+      bearer: string,
+      method: 'GET' | 'POST' = 'GET',
+      url = '/api/v1/admin/users',
+      payload?: object,
+    ) => harness.app.inject({ method, url, payload, headers: { authorization: `Bearer ${bearer}` } });
+
+    expect((await withKey(token)).statusCode).toBe(200);
+    // kim may read clients, but this key is limited to users:read.
+    const outside = await withKey(token, 'GET', '/api/v1/admin/clients');
+    expect(outside.statusCode).toBe(403);
+    expect(outside.json().code).toBe('permission_denied');
+    // A key never exceeds its owner: kim cannot write users, so neither can an unscoped key of hers.
+    const unscoped = (await call(kim, 'POST', '/api/v1/me/api-keys', { name: 'everything' })).json()
+      .token as string;
+    expect(
+      (await withKey(unscoped, 'POST', '/api/v1/admin/users', { email: `k-${dialect}@example.com` }))
+        .statusCode,
+    ).toBe(403);
+    // Keys do not make keys: that needs a signed-in session.
+    expect((await withKey(token, 'POST', '/api/v1/me/api-keys', { name: 'more' })).statusCode).toBe(401);
+
+    const listed = (await call(kim, 'GET', '/api/v1/me/api-keys')).json().keys as Record<string, unknown>[];
+    const entry = listed.find((candidate) => candidate.id === key.id)!;
+    expect(entry).toMatchObject({ name: 'reports', scopes: ['users:read'], revokedAt: null });
+    expect(entry.lastUsedAt).toEqual(expect.any(String));
+    expect(JSON.stringify(listed)).not.toContain(token.slice(-43));
+
+    // Rotation: the old secret works through the overlap, not after a rotation without one.
+    const rotated = await call(kim, 'POST', `/api/v1/me/api-keys/${key.id}/rotate`, { overlapSeconds: 600 });
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    const second = rotated.json().token as string;
+    expect((await withKey(second)).statusCode).toBe(200);
+    expect((await withKey(token)).statusCode).toBe(200);
+    const third = (
+      await call(kim, 'POST', `/api/v1/me/api-keys/${key.id}/rotate`, { overlapSeconds: 0 })
+    ).json().token as string;
+    expect((await withKey(third)).statusCode).toBe(200);
+    expect((await withKey(second)).statusCode).toBe(401);
+    expect((await withKey(token)).statusCode).toBe(401);
+
+    // Someone else's key is not theirs to revoke; the owner's revocation is immediate.
+    expect((await call(owner, 'DELETE', `/api/v1/me/api-keys/${key.id}`)).statusCode).toBe(404);
+    expect((await call(kim, 'DELETE', `/api/v1/me/api-keys/${key.id}`)).statusCode).toBe(204);
+    const revoked = await withKey(third);
+    expect(revoked.statusCode).toBe(401);
+    expect(revoked.json().code).toBe('api_key_invalid');
+    expect(revoked.headers['www-authenticate']).toContain('invalid_token');
+    expect(harness.logs.text).toContain('"securityEvent":"api_key.rejected"');
+    expect(
+      (await withKey('gh_0000000000000000_not-a-real-secret-not-a-real-secret-xxxxxxx')).statusCode,
+    ).toBe(401);
+
+    // An expired key stops.
+    const expiring = (
+      await call(kim, 'POST', '/api/v1/me/api-keys', { name: 'short', expiresInDays: 1 })
+    ).json();
+    expect((await withKey(expiring.token)).statusCode).toBe(200);
+    await harness.app.gatehouse.database.db
+      .updateTable('api_keys')
+      .set({ expires_at: Date.now() - 1 })
+      .where('id', '=', expiring.key.id)
+      .execute();
+    expect((await withKey(expiring.token)).statusCode).toBe(401);
+  });
+
+  it('gives service accounts roles and keys, and decides for them', async () => {
+    const made = await call(owner, 'POST', '/api/v1/admin/service-accounts', { name: `ci-bot-${dialect}` });
+    expect(made.statusCode, made.body).toBe(201);
+    const bot = made.json().serviceAccount as { id: string; name: string };
+    expect(
+      (await call(owner, 'PUT', `/api/v1/admin/service-accounts/${bot.name}/roles/auditor`)).statusCode,
+    ).toBe(204);
+    const issued = await call(owner, 'POST', `/api/v1/admin/service-accounts/${bot.id}/api-keys`, {
+      name: 'pipeline',
+    });
+    expect(issued.statusCode, issued.body).toBe(201);
+    const token = issued.json().token as string;
+    const asBot = (url: string) =>
+      harness.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+    expect((await asBot('/api/v1/admin/users')).statusCode).toBe(200);
+    expect((await asBot('/api/v1/admin/roles')).statusCode).toBe(200);
+    expect(
+      (await call(owner, 'GET', `/api/v1/admin/service-accounts/${bot.id}`)).json().serviceAccount.roles,
+    ).toEqual(['auditor']);
+    const decision = await call(owner, 'POST', '/api/v1/authz/check', {
+      subject: { type: 'service_account', id: bot.id },
+      action: 'audit:read',
+    });
+    expect(decision.json()).toMatchObject({ allowed: true, reasons: ['role auditor grants audit:read'] });
+
+    expect((await call(owner, 'DELETE', `/api/v1/admin/service-accounts/${bot.id}`)).statusCode).toBe(204);
+    expect((await asBot('/api/v1/admin/users')).statusCode).toBe(401);
+    expect(harness.logs.text).toContain('"securityEvent":"service_account.deleted"');
   });
 
   it('pages through lists', async () => {

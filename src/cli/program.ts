@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../platform/version.js';
 import { registerAdminCommands } from './admin.js';
+import { registerApiKeyCommands } from './api-keys.js';
 import { registerConfigCommands } from './config.js';
 import { registerHealthCommand } from './health.js';
 import { type CliContext, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportError } from './io.js';
@@ -34,6 +35,7 @@ export function createProgram(io: CliIo, setExitCode: (code: number) => void = (
   registerHealthCommand(program, context);
   registerAdminCommands(program, context);
   registerOauthCommands(program, context);
+  registerApiKeyCommands(program, context);
   return program;
 }
 

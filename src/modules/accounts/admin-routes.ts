@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../../platform/http/problem.js';
-import { requires } from '../authz/routes.js';
+import { actingUserId, requires } from '../authz/routes.js';
 import type { RequestContext, SessionService } from '../sessions/service.js';
 import { requestContext } from './routes.js';
 import {
@@ -37,7 +37,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = as
   const read = requires('users:read');
   const write = requires('users:write');
   const tags = ['admin'];
-  const actor = (request: { session?: { userId: string } | undefined }) => request.session!.userId;
+  const actor = actingUserId;
 
   app.get(
     '/api/v1/admin/users',

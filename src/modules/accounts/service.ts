@@ -597,7 +597,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
     async updateProfile(
       userId: string,
       changes: { name?: string | null | undefined; metadata?: Record<string, unknown> | undefined },
-      context: RequestContext & { actorUserId: string },
+      context: RequestContext & { actorUserId?: string | undefined },
     ): Promise<UserView> {
       const user = await requireUser(userId);
       const now = clock.now();
@@ -795,7 +795,10 @@ export function createAccountService(deps: AccountServiceDependencies) {
      * Erases the account and everything personal tied to it (sessions, credentials, tokens cascade).
      * Security events keep the user id only, so the record of what happened survives without personal data.
      */
-    async erase(userId: string, context: RequestContext & { actorUserId: string }): Promise<void> {
+    async erase(
+      userId: string,
+      context: RequestContext & { actorUserId?: string | undefined },
+    ): Promise<void> {
       await requireUser(userId);
       await deps.sessions.revokeAll(userId, { ...context, reason: 'account_deleted' });
       await deleteUser(database.db, userId);
@@ -831,6 +834,13 @@ export function createAccountService(deps: AccountServiceDependencies) {
     },
 
     // ---- administration ----
+
+    /** The id of the account with this e-mail address (any spelling of it), for tools that name users so. */
+    async idForEmail(email: string): Promise<string> {
+      const user = await findUserByEmail(database.db, normalizeEmail(email));
+      if (!user) throw new GatehouseError(AccountErrors.user_not_found, `No account for ${email}`);
+      return user.id;
+    },
 
     async list(search: UserSearch) {
       const rows = await searchUsers(database.reader, { ...search, limit: search.limit + 1 });
@@ -874,7 +884,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         emailVerified?: boolean | undefined;
         mfaRequired?: boolean | undefined;
       },
-      context: RequestContext & { actorUserId: string },
+      context: RequestContext & { actorUserId?: string | undefined },
     ): Promise<UserView> {
       const user = await requireUser(userId);
       const now = clock.now();
@@ -902,7 +912,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
     async setStatus(
       userId: string,
       status: 'active' | 'disabled',
-      context: RequestContext & { actorUserId: string },
+      context: RequestContext & { actorUserId?: string | undefined },
     ) {
       const user = await requireUser(userId);
       const now = clock.now();
@@ -922,7 +932,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
     },
 
     /** Lifts a temporary or permanent lock and forgets past failures. */
-    async unlock(userId: string, context: RequestContext & { actorUserId: string }) {
+    async unlock(userId: string, context: RequestContext & { actorUserId?: string | undefined }) {
       const user = await requireUser(userId);
       const now = clock.now();
       const values = {
@@ -946,7 +956,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
     },
 
     /** Ends every session and e-mails a reset link; until a new password is set, sign-in leads to the reset. */
-    async forcePasswordReset(userId: string, context: RequestContext & { actorUserId: string }) {
+    async forcePasswordReset(userId: string, context: RequestContext & { actorUserId?: string | undefined }) {
       const user = await requireUser(userId);
       const now = clock.now();
       await updateUser(database.db, userId, { password_reset_required: 1, updated_at: now });
@@ -966,7 +976,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
 
     async invite(
       email: string,
-      context: RequestContext & { actorUserId: string },
+      context: RequestContext & { actorUserId?: string | undefined },
     ): Promise<{ expiresAt: string }> {
       const normalized = normalizeEmail(email);
       if (await findUserByEmail(database.db, normalized)) {

@@ -4,6 +4,13 @@ export const AuthzErrors = defineErrorCodes({
   permission_denied: { status: 403, title: 'You do not have the permission this needs', expose: true },
   role_not_found: { status: 404, title: 'No such role', expose: true },
   group_not_found: { status: 404, title: 'No such group', expose: true },
+  service_account_not_found: { status: 404, title: 'No such service account', expose: true },
+  api_key_not_found: { status: 404, title: 'No such API key', expose: true },
+  api_key_invalid: {
+    status: 401,
+    title: 'The API key is not valid, has expired or was revoked',
+    expose: true,
+  },
   permission_not_found: { status: 404, title: 'No such permission', expose: true },
   permission_unknown: { status: 400, title: 'A permission is not registered', expose: true },
   authz_name_taken: { status: 409, title: 'That name is taken', expose: true },

@@ -14,4 +14,10 @@ export const AuthzEvents = {
   groupNested: 'group.nested',
   groupUnnested: 'group.unnested',
   permissionDenied: 'authz.denied',
+  serviceAccountCreated: 'service_account.created',
+  serviceAccountDeleted: 'service_account.deleted',
+  apiKeyCreated: 'api_key.created',
+  apiKeyRotated: 'api_key.rotated',
+  apiKeyRevoked: 'api_key.revoked',
+  apiKeyRejected: 'api_key.rejected',
 } as const;

@@ -47,7 +47,8 @@ export interface AuthzGroupParentsTable {
   parent_id: string;
 }
 
-export type PrincipalType = 'user' | 'group';
+export type PrincipalType = 'user' | 'group' | 'service_account';
+export type KeyPrincipalType = 'user' | 'service_account';
 
 export interface AuthzRoleAssignmentsTable {
   role_id: string;
@@ -56,8 +57,36 @@ export interface AuthzRoleAssignmentsTable {
   created_at: number;
 }
 
+export interface ServiceAccountsTable {
+  id: string;
+  name: string;
+  description: string;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  principal_type: KeyPrincipalType;
+  principal_id: string;
+  secret_hash: string;
+  previous_secret_hash: string | null;
+  previous_valid_until: number | null;
+  /** JSON array of permissions; empty: whatever the principal holds. */
+  scopes: string;
+  expires_at: number | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
 declare module '../../platform/db/tables.js' {
   interface Tables {
+    service_accounts: ServiceAccountsTable;
+    api_keys: ApiKeysTable;
     authz_permissions: AuthzPermissionsTable;
     authz_roles: AuthzRolesTable;
     authz_role_permissions: AuthzRolePermissionsTable;
@@ -395,4 +424,109 @@ export async function userExists(db: Db, userId: string): Promise<boolean> {
   return (
     (await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined
   );
+}
+
+// Service accounts ------------------------------------------------------------------------------------------
+
+export type ServiceAccountRow = ServiceAccountsTable;
+
+export async function listServiceAccounts(db: Db, page: Page): Promise<ServiceAccountRow[]> {
+  return db
+    .selectFrom('service_accounts')
+    .selectAll()
+    .orderBy('name')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+}
+
+export async function findServiceAccount(db: Db, idOrName: string): Promise<ServiceAccountRow | undefined> {
+  return db
+    .selectFrom('service_accounts')
+    .selectAll()
+    .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+    .executeTakeFirst();
+}
+
+export async function insertServiceAccount(db: Db, row: ServiceAccountRow): Promise<void> {
+  await db.insertInto('service_accounts').values(row).execute();
+}
+
+export async function deleteServiceAccount(db: Db, id: string): Promise<void> {
+  await db
+    .deleteFrom('authz_role_assignments')
+    .where('principal_type', '=', 'service_account')
+    .where('principal_id', '=', id)
+    .execute();
+  await db
+    .deleteFrom('api_keys')
+    .where('principal_type', '=', 'service_account')
+    .where('principal_id', '=', id)
+    .execute();
+  await db.deleteFrom('service_accounts').where('id', '=', id).execute();
+}
+
+export async function servicePrincipal(db: Db, id: string) {
+  const [account, roles] = await Promise.all([
+    db.selectFrom('service_accounts').select(['id', 'disabled']).where('id', '=', id).executeTakeFirst(),
+    db
+      .selectFrom('authz_role_assignments')
+      .select('role_id')
+      .where('principal_type', '=', 'service_account')
+      .where('principal_id', '=', id)
+      .execute(),
+  ]);
+  return { account, roleIds: roles.map((row) => row.role_id) };
+}
+
+// API keys ----------------------------------------------------------------------------------------------------
+
+export type ApiKeyRow = ApiKeysTable;
+
+export async function insertApiKey(db: Db, row: ApiKeyRow): Promise<void> {
+  await db.insertInto('api_keys').values(row).execute();
+}
+
+export async function findApiKey(db: Db, id: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listApiKeys(
+  db: Db,
+  principalType: KeyPrincipalType,
+  principalId: string,
+): Promise<ApiKeyRow[]> {
+  return db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('principal_type', '=', principalType)
+    .where('principal_id', '=', principalId)
+    .orderBy('created_at', 'desc')
+    .execute();
+}
+
+export async function revokeApiKey(db: Db, id: string, now: number): Promise<number> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function rotateApiKeySecret(
+  db: Db,
+  id: string,
+  values: { secret_hash: string; previous_secret_hash: string; previous_valid_until: number },
+): Promise<void> {
+  await db.updateTable('api_keys').set(values).where('id', '=', id).execute();
+}
+
+export async function touchApiKey(db: Db, id: string, now: number, ip: string | null): Promise<void> {
+  await db
+    .updateTable('api_keys')
+    .set({ last_used_at: now, last_used_ip: ip })
+    .where('id', '=', id)
+    .execute();
 }

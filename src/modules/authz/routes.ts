@@ -5,12 +5,17 @@ import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
 import type { ApiTokenVerifier } from '../oidc/api-tokens.js';
 import { SessionErrors } from '../sessions/errors.js';
+import type { ApiKeyService, AuthenticatedKey } from './api-keys.js';
 import {
   AccessResponse,
+  ApiKeyBody,
+  ApiKeyParams,
+  ApiKeysResponse,
   BatchCheckBody,
   BatchDecisionResponse,
   CheckBody,
   CheckQuery,
+  CreatedApiKeyResponse,
   DecisionResponse,
   GroupBody,
   GroupDetailResponse,
@@ -30,6 +35,13 @@ import {
   RoleParams,
   RoleResponse,
   RolesResponse,
+  RotateApiKeyBody,
+  ServiceAccountBody,
+  ServiceAccountKeyParams,
+  ServiceAccountParams,
+  ServiceAccountResponse,
+  ServiceAccountRoleParams,
+  ServiceAccountsResponse,
   UserParams,
   UserRoleParams,
 } from './schemas.js';
@@ -37,13 +49,26 @@ import type { AuthzService, EffectiveAccess } from './service.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The permission a signed-in caller must hold (checked after the session, before the body is read). */
+    /** The permission a caller must hold (checked after authentication, before the body is read). */
     permission?: string;
+  }
+  interface FastifyRequest {
+    /** Who called a permission-guarded route with an API key (a session caller is `request.session`). */
+    apiKey?: AuthenticatedKey;
   }
 }
 
-/** Route config for an endpoint that needs a signed-in caller holding `permission`. */
-export const requires = (permission: string) => ({ auth: 'session' as const, permission });
+/**
+ * Route config for an endpoint that needs a caller holding `permission`: a signed-in user, or an
+ * `Authorization: Bearer` API key (a user's or a service account's) whose principal and scopes allow it.
+ */
+export const requires = (permission: string) => ({ auth: 'session-or-bearer' as const, permission });
+
+/** The user acting, for the audit trail: the signed-in user, or the user whose API key it is. */
+export function actingUserId(request: FastifyRequest): string | undefined {
+  if (request.session) return request.session.userId;
+  return request.apiKey?.principal.type === 'user' ? request.apiKey.principal.id : undefined;
+}
 
 /**
  * Enforces `config.permission`. A callback hook, so routes without one pay nothing; runs before validation, so
@@ -53,7 +78,9 @@ export function registerPermissionGuard(
   app: FastifyInstance,
   authz: AuthzService,
   apiTokens: ApiTokenVerifier,
+  apiKeys: ApiKeyService,
 ): void {
+  app.decorateRequest('apiKey', undefined);
   app.addHook('preValidation', (request, _reply, done) => {
     const permission = request.routeOptions.config?.permission;
     if (!permission) {
@@ -62,9 +89,16 @@ export function registerPermissionGuard(
     }
     if (!request.session) {
       // `session-or-bearer` routes: a client's Gatehouse API token carrying the permission as a scope.
-      const bearer = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      const bearer = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
       if (request.routeOptions.config?.auth === 'session-or-bearer' && bearer) {
-        apiTokens.verify(bearer.trim(), permission).then(
+        const context = { ...requestContext(request), route: request.routeOptions.url };
+        const checked = bearer.startsWith('gh_')
+          ? apiKeys.authenticate(bearer, context).then(async (key) => {
+              request.apiKey = key;
+              await authz.require(key.principal, permission, { ...context, keyScopes: key.scopes });
+            })
+          : apiTokens.verify(bearer, permission);
+        checked.then(
           () => done(),
           (error: unknown) => done(error as Error),
         );
@@ -92,13 +126,16 @@ const accessView = (access: EffectiveAccess) => ({
 });
 
 /** Permissions, roles, groups and assignments (`/api/v1/admin/…`), the caller's own access, and decisions. */
-export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService }> = async (app, { authz }) => {
+export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService; apiKeys: ApiKeyService }> = async (
+  app,
+  { authz, apiKeys },
+) => {
   const tags = ['authorization'];
   const read = requires('authz:read');
   const write = requires('authz:write');
   const actor = (request: FastifyRequest) => ({
     ...requestContext(request),
-    actorUserId: request.session?.userId,
+    actorUserId: actingUserId(request),
   });
   const none = { 204: { type: 'null' }, ...problemResponses } as const;
 
@@ -403,6 +440,222 @@ export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService }> = a
       },
     },
     async (request) => accessView(await authz.effectiveAccess(request.session!.userId)),
+  );
+
+  // API keys: a user's own (through a signed-in session only, so a leaked key cannot mint more) -------------
+  const me = (request: FastifyRequest) => ({ type: 'user' as const, id: request.session!.userId });
+  app.get(
+    '/api/v1/me/api-keys',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['me'],
+        summary: 'Your API keys (never their secrets)',
+        response: { 200: ApiKeysResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ keys: await apiKeys.list(me(request)) }),
+  );
+  app.post(
+    '/api/v1/me/api-keys',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['me'],
+        summary:
+          'Make an API key (shown once); it can do at most what you can, limited to its scopes if given',
+        body: ApiKeyBody,
+        response: { 201: CreatedApiKeyResponse, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await apiKeys.create(me(request), request.body, actor(request))),
+  );
+  app.post(
+    '/api/v1/me/api-keys/:keyId/rotate',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['me'],
+        summary: 'A new secret; the old one works for overlapSeconds more',
+        params: ApiKeyParams,
+        body: RotateApiKeyBody,
+        response: { 200: CreatedApiKeyResponse, ...problemResponses },
+      },
+    },
+    async (request) =>
+      apiKeys.rotate(request.params.keyId, request.body.overlapSeconds, actor(request), me(request)),
+  );
+  app.delete(
+    '/api/v1/me/api-keys/:keyId',
+    {
+      config: { auth: 'session' },
+      schema: { tags: ['me'], summary: 'Revoke one of your API keys', params: ApiKeyParams, response: none },
+    },
+    async (request, reply) => {
+      await apiKeys.revoke(request.params.keyId, actor(request), me(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  // Service accounts ----------------------------------------------------------------------------------------
+  const service = async (request: { params: { serviceAccount: string } }) => ({
+    type: 'service_account' as const,
+    id: (await authz.requireServiceAccount(request.params.serviceAccount)).id,
+  });
+  app.get(
+    '/api/v1/admin/service-accounts',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary: 'Service accounts (non-human principals with roles)',
+        querystring: PageQuery,
+        response: { 200: ServiceAccountsResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ serviceAccounts: await authz.listServiceAccounts(request.query) }),
+  );
+  app.post(
+    '/api/v1/admin/service-accounts',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Create a service account',
+        body: ServiceAccountBody,
+        response: { 201: ServiceAccountResponse, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .code(201)
+        .send({ serviceAccount: await authz.createServiceAccount(request.body, actor(request)) }),
+  );
+  app.get(
+    '/api/v1/admin/service-accounts/:serviceAccount',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary: 'One service account',
+        params: ServiceAccountParams,
+        response: { 200: ServiceAccountResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ serviceAccount: await authz.getServiceAccount(request.params.serviceAccount) }),
+  );
+  app.delete(
+    '/api/v1/admin/service-accounts/:serviceAccount',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Delete a service account, its roles and its keys',
+        params: ServiceAccountParams,
+        response: none,
+      },
+    },
+    async (request, reply) => {
+      await authz.deleteServiceAccount(request.params.serviceAccount, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+  app.put(
+    '/api/v1/admin/service-accounts/:serviceAccount/roles/:role',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Give a service account a role',
+        params: ServiceAccountRoleParams,
+        response: none,
+      },
+    },
+    async (request, reply) => {
+      await authz.assign(await service(request), request.params.role, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+  app.delete(
+    '/api/v1/admin/service-accounts/:serviceAccount/roles/:role',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Take a role from a service account',
+        params: ServiceAccountRoleParams,
+        response: none,
+      },
+    },
+    async (request, reply) => {
+      await authz.unassign(await service(request), request.params.role, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+  app.get(
+    '/api/v1/admin/service-accounts/:serviceAccount/api-keys',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary: "A service account's API keys",
+        params: ServiceAccountParams,
+        response: { 200: ApiKeysResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ keys: await apiKeys.list(await service(request)) }),
+  );
+  app.post(
+    '/api/v1/admin/service-accounts/:serviceAccount/api-keys',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Make an API key for a service account (shown once)',
+        params: ServiceAccountParams,
+        body: ApiKeyBody,
+        response: { 201: CreatedApiKeyResponse, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await apiKeys.create(await service(request), request.body, actor(request))),
+  );
+  app.post(
+    '/api/v1/admin/service-accounts/:serviceAccount/api-keys/:keyId/rotate',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Rotate a service account key with an overlap',
+        params: ServiceAccountKeyParams,
+        body: RotateApiKeyBody,
+        response: { 200: CreatedApiKeyResponse, ...problemResponses },
+      },
+    },
+    async (request) =>
+      apiKeys.rotate(
+        request.params.keyId,
+        request.body.overlapSeconds,
+        actor(request),
+        await service(request),
+      ),
+  );
+  app.delete(
+    '/api/v1/admin/service-accounts/:serviceAccount/api-keys/:keyId',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Revoke a service account key',
+        params: ServiceAccountKeyParams,
+        response: none,
+      },
+    },
+    async (request, reply) => {
+      await apiKeys.revoke(request.params.keyId, actor(request), await service(request));
+      return reply.code(204).send(null);
+    },
   );
 
   // Decisions -----------------------------------------------------------------------------------------------

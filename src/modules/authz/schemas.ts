@@ -117,8 +117,8 @@ export const AccessResponse = Type.Object(
 const CheckRequest = Type.Object(
   {
     subject: Type.Object(
-      { type: Type.Literal('user'), id: Id },
-      { additionalProperties: false, description: 'Who wants to act (users now; service accounts later)' },
+      { type: Type.Union([Type.Literal('user'), Type.Literal('service_account')]), id: Id },
+      { additionalProperties: false, description: 'Who wants to act: a user or a service account' },
     ),
     action: PermissionName,
     resource: Type.Optional(
@@ -165,3 +165,70 @@ export const BatchCheckBody = Type.Object(
   { additionalProperties: false },
 );
 export const BatchDecisionResponse = Type.Object({ results: Type.Array(DecisionSchema) });
+
+export const ApiKeySchema = Type.Object(
+  {
+    id: Type.String(),
+    prefix: Type.String({ description: 'gh_<id>: the public part, to recognise the key' }),
+    name: Type.String(),
+    principal: Type.Object({ type: Type.String(), id: Type.String() }),
+    scopes: Type.Array(Type.String(), {
+      description: 'Permissions the key is limited to; empty: all of its principal',
+    }),
+    expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    lastUsedIp: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { title: 'ApiKey' },
+);
+export const ApiKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    scopes: Type.Optional(Type.Array(PermissionName, { maxItems: 100, uniqueItems: true })),
+    expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+  },
+  { additionalProperties: false },
+);
+export const RotateApiKeyBody = Type.Object(
+  {
+    overlapSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 604_800,
+      default: 3_600,
+      description: 'How long the old secret keeps working',
+    }),
+  },
+  { additionalProperties: false },
+);
+export const ApiKeyParams = Type.Object({ keyId: Type.String({ pattern: '^[0-9a-f]{16}$' }) });
+export const ApiKeysResponse = Type.Object({ keys: Type.Array(ApiKeySchema) });
+export const CreatedApiKeyResponse = Type.Object({
+  key: ApiKeySchema,
+  token: Type.String({ description: 'The whole key, shown only now: gh_<id>_<secret>' }),
+});
+
+export const ServiceAccountSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    disabled: Type.Boolean(),
+    roles: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { title: 'ServiceAccount' },
+);
+export const ServiceAccountBody = Type.Object(
+  { name: Name, description: Type.Optional(Description) },
+  { additionalProperties: false },
+);
+export const ServiceAccountParams = Type.Object({ serviceAccount: Id });
+export const ServiceAccountRoleParams = Type.Object({ serviceAccount: Id, role: Id });
+export const ServiceAccountKeyParams = Type.Object({
+  serviceAccount: Id,
+  keyId: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+});
+export const ServiceAccountResponse = Type.Object({ serviceAccount: ServiceAccountSchema });
+export const ServiceAccountsResponse = Type.Object({ serviceAccounts: Type.Array(ServiceAccountSchema) });

@@ -29,9 +29,11 @@ import {
   deleteGroup,
   deletePermission,
   deleteRole,
+  deleteServiceAccount,
   findGroup,
   findPermission,
   findRole,
+  findServiceAccount,
   type GroupRow,
   groupDetails,
   groupNames,
@@ -40,9 +42,11 @@ import {
   insertGroup,
   insertPermission,
   insertRole,
+  insertServiceAccount,
   listGroups,
   listPermissions,
   listRoles,
+  listServiceAccounts,
   loadGraphRows,
   mirrorAdminFlag,
   missingPermissions,
@@ -55,6 +59,8 @@ import {
   replaceRoleIncludes,
   replaceRolePermissions,
   roleDetails,
+  type ServiceAccountRow,
+  servicePrincipal,
   unassignRole,
   updateRole,
   userExists,
@@ -78,7 +84,7 @@ export interface EffectiveAccess {
 }
 
 export interface CheckRequest {
-  readonly subject: { readonly type: 'user'; readonly id: string };
+  readonly subject: { readonly type: 'user' | 'service_account'; readonly id: string };
   readonly action: string;
   readonly resource?: Record<string, unknown> | undefined;
   readonly context?: Record<string, unknown> | undefined;
@@ -215,6 +221,34 @@ export function createAuthzService(deps: {
     return result;
   }
 
+  /** A service account's access: the roles assigned to it (service accounts are in no group). */
+  async function serviceAccess(serviceAccountId: string): Promise<EffectiveAccess> {
+    const key = `service_account:${serviceAccountId}`;
+    const cached = access.get(key);
+    if (cached) return cached;
+    const startedAt = generation;
+    const model = await currentGraph();
+    const { account, roleIds } = await servicePrincipal(database.db, serviceAccountId);
+    let result: EffectiveAccess;
+    if (!account || account.disabled === 1) {
+      result = { userId: serviceAccountId, active: false, roles: [], groups: [], permissions: new Map() };
+    } else {
+      const roles = expandRoles(model, roleIds);
+      result = {
+        userId: serviceAccountId,
+        active: true,
+        roles: [...roles].map((id) => model.roles.get(id)?.name ?? id).sort(),
+        groups: [],
+        permissions: permissionsOf(model, roles),
+      };
+    }
+    if (startedAt === generation) access.set(key, result);
+    return result;
+  }
+
+  const accessOf = (principal: { type: 'user' | 'service_account'; id: string }) =>
+    principal.type === 'user' ? effectiveAccess(principal.id) : serviceAccess(principal.id);
+
   function grantFor(held: EffectiveAccess, action: string): Grant | undefined {
     const exact = held.permissions.get(action);
     if (exact) return exact;
@@ -271,6 +305,13 @@ export function createAuthzService(deps: {
     const group = await findGroup(database.db, idOrName);
     if (!group) throw new GatehouseError(AuthzErrors.group_not_found, `No group ${idOrName}`);
     return group;
+  }
+
+  async function requireServiceAccount(idOrName: string): Promise<ServiceAccountRow> {
+    const account = await findServiceAccount(database.db, idOrName);
+    if (!account)
+      throw new GatehouseError(AuthzErrors.service_account_not_found, `No service account ${idOrName}`);
+    return account;
   }
 
   async function requireUser(userId: string): Promise<void> {
@@ -387,10 +428,23 @@ export function createAuthzService(deps: {
 
     effectiveAccess,
 
-    /** For route guards: throws `permission_denied` (and records it) unless the user holds `permission`. */
-    async require(userId: string, permission: string, context: RequestContext & { route?: string }) {
-      const held = await effectiveAccess(userId);
-      if (held.active && grantFor(held, permission)) return;
+    accessOf,
+
+    /**
+     * For route guards: throws `permission_denied` (and records it) unless the principal holds `permission`,
+     * and, for an API key limited to some scopes, one of them covers it.
+     */
+    async require(
+      principal: string | { type: 'user' | 'service_account'; id: string },
+      permission: string,
+      context: RequestContext & { route?: string; keyScopes?: readonly string[] },
+    ) {
+      const who = typeof principal === 'string' ? { type: 'user' as const, id: principal } : principal;
+      const held = await accessOf(who);
+      const scoped =
+        !context.keyScopes?.length || context.keyScopes.some((scope) => covers(scope, permission));
+      if (held.active && grantFor(held, permission) && scoped) return;
+      const userId = who.type === 'user' ? who.id : undefined;
       deps.events.record({
         name: AuthzEvents.permissionDenied,
         severity: 'medium',
@@ -399,13 +453,18 @@ export function createAuthzService(deps: {
         ip: context.ip,
         userAgent: context.userAgent,
         requestId: context.requestId,
-        details: { permission, route: context.route },
+        details: {
+          permission,
+          route: context.route,
+          ...(who.type === 'service_account' ? { serviceAccountId: who.id } : {}),
+          ...(scoped ? {} : { reason: 'outside the API key scopes' }),
+        },
       });
       throw new GatehouseError(AuthzErrors.permission_denied, `This needs the ${permission} permission`);
     },
 
     async check(request: CheckRequest, options: { explain?: boolean } = {}): Promise<Decision> {
-      const held = await effectiveAccess(request.subject.id);
+      const held = await accessOf(request.subject);
       const grant = held.active ? grantFor(held, request.action) : undefined;
       const reasons = !held.active
         ? ['the subject is not an active account']
@@ -568,7 +627,8 @@ export function createAuthzService(deps: {
     ): Promise<void> {
       const role = await requireRole(roleName);
       if (principal.type === 'user') await requireUser(principal.id);
-      else await requireGroup(principal.id);
+      else if (principal.type === 'group') await requireGroup(principal.id);
+      else await requireServiceAccount(principal.id);
       if (role.id === USER_ROLE_ID) {
         throw new GatehouseError(AuthzErrors.builtin_protected, 'Every account holds the user role already');
       }
@@ -703,6 +763,73 @@ export function createAuthzService(deps: {
         throw new GatehouseError(AuthzErrors.group_not_found, `${group.name} is not inside ${parent.name}`);
       record(AuthzEvents.groupUnnested, context, { group: group.name, parent: parent.name });
     },
+
+    // Service accounts ----------------------------------------------------------------------------------------
+
+    async listServiceAccounts(page: Page): Promise<ServiceAccountView[]> {
+      const rows = await listServiceAccounts(database.db, page);
+      return Promise.all(rows.map(async (row) => serviceAccountView(row, await serviceAccess(row.id))));
+    },
+
+    async getServiceAccount(idOrName: string): Promise<ServiceAccountView> {
+      const row = await requireServiceAccount(idOrName);
+      return serviceAccountView(row, await serviceAccess(row.id));
+    },
+
+    async createServiceAccount(
+      input: { name: string; description?: string | undefined },
+      context: Actor,
+    ): Promise<ServiceAccountView> {
+      if (await findServiceAccount(database.db, input.name)) {
+        throw new GatehouseError(AuthzErrors.authz_name_taken, `Service account ${input.name} exists`);
+      }
+      const now = clock.now();
+      const row: ServiceAccountRow = {
+        id: newId('svc'),
+        name: input.name,
+        description: input.description ?? '',
+        disabled: 0,
+        created_at: now,
+        updated_at: now,
+      };
+      await change((trx) => insertServiceAccount(trx, row));
+      record(AuthzEvents.serviceAccountCreated, context, {
+        serviceAccount: row.name,
+        serviceAccountId: row.id,
+      });
+      return serviceAccountView(row, await serviceAccess(row.id));
+    },
+
+    async deleteServiceAccount(idOrName: string, context: Actor): Promise<void> {
+      const row = await requireServiceAccount(idOrName);
+      await change((trx) => deleteServiceAccount(trx, row.id));
+      record(AuthzEvents.serviceAccountDeleted, context, {
+        serviceAccount: row.name,
+        serviceAccountId: row.id,
+      });
+    },
+
+    requireServiceAccount,
+  };
+}
+
+export interface ServiceAccountView {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly disabled: boolean;
+  readonly roles: string[];
+  readonly createdAt: string;
+}
+
+function serviceAccountView(row: ServiceAccountRow, held: EffectiveAccess): ServiceAccountView {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    disabled: row.disabled === 1,
+    roles: [...held.roles],
+    createdAt: iso(row.created_at),
   };
 }
 

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext, signedInBody } from '../accounts/routes.js';
 import { RememberedDeviceSchema, SignedInResponse } from '../accounts/schemas.js';
-import { requires } from '../authz/routes.js';
+import { actingUserId, requires } from '../authz/routes.js';
 import {
   clearSessionCookie,
   type SessionCookie,
@@ -361,7 +361,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<MfaRoutesOptions> = async (
       },
     },
     async (request) => ({
-      removed: await mfa.adminReset(request.session!.userId, request.params.userId, requestContext(request)),
+      removed: await mfa.adminReset(actingUserId(request), request.params.userId, requestContext(request)),
     }),
   );
 };

@@ -1154,7 +1154,11 @@ export function createMfaService(deps: MfaServiceDependencies) {
     },
 
     /** An administrator removes every factor of a user (a lost phone); the user can enrol again. */
-    async adminReset(actorUserId: string, userId: string, context: RequestContext): Promise<number> {
+    async adminReset(
+      actorUserId: string | undefined,
+      userId: string,
+      context: RequestContext,
+    ): Promise<number> {
       await requireUser(userId);
       const removed = await database.transaction((trx) => deleteAllMfa(trx, userId));
       record(

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
-import { requires } from '../authz/routes.js';
+import { actingUserId, requires } from '../authz/routes.js';
 import type { ClientService } from './clients.js';
 import type { ConsentService } from './consents.js';
 import type { ResourceService } from './resources.js';
@@ -69,7 +69,7 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
   const write = requires('clients:write');
   const actor = (request: FastifyRequest) => ({
     ...requestContext(request),
-    actorUserId: request.session?.userId,
+    actorUserId: actingUserId(request),
   });
 
   app.get(

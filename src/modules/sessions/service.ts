@@ -264,7 +264,11 @@ export async function createSessionService(deps: SessionServiceDependencies) {
     },
 
     /** Revokes one of the user's sessions. */
-    async revokeOne(userId: string, sessionId: string, context: RequestContext & { actorUserId: string }) {
+    async revokeOne(
+      userId: string,
+      sessionId: string,
+      context: RequestContext & { actorUserId?: string | undefined },
+    ) {
       const owned = await sessionIdsOfUser(database.db, userId);
       if (!owned.includes(sessionId)) throw new GatehouseError(SessionErrors.session_not_found);
       await revoke([sessionId]);
