@@ -6,6 +6,7 @@ import * as m0004 from './0004_oidc.js';
 import * as m0005 from './0005_oidc_accounts.js';
 import * as m0006 from './0006_authz.js';
 import * as m0007 from './0007_api_keys.js';
+import * as m0008 from './0008_organizations.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -19,4 +20,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_oidc_accounts': m0005,
   '0006_authz': m0006,
   '0007_api_keys': m0007,
+  '0008_organizations': m0008,
 };

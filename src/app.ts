@@ -21,6 +21,8 @@ import { createApiTokenVerifier } from './modules/oidc/api-tokens.js';
 import { registerInteractions } from './modules/oidc/interactions.js';
 import { createOidcProvider } from './modules/oidc/provider.js';
 import { clientAdminRoutes, connectedAppRoutes, mountOidcProvider } from './modules/oidc/routes.js';
+import { registerOrganizationPages } from './modules/orgs/pages.js';
+import { organizationRoutes } from './modules/orgs/routes.js';
 import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
@@ -314,6 +316,8 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     services.apiKeys,
   );
   await app.register(authzRoutes, { authz: services.authz, apiKeys: services.apiKeys });
+  await app.register(organizationRoutes, { organizations: services.organizations });
+  registerOrganizationPages(app, services.organizations, config.accounts.productName);
   await app.register(adminUserRoutes, {
     accounts: services.accounts,
     sessions: services.sessions,

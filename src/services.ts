@@ -11,6 +11,7 @@ import { createClientService } from './modules/oidc/clients.js';
 import { createConsentService } from './modules/oidc/consents.js';
 import { createSigningKeys, OPTIONAL_ALGORITHMS, SIGNING_ALGORITHMS } from './modules/oidc/keys.js';
 import { createResourceService } from './modules/oidc/resources.js';
+import { createOrganizationService } from './modules/orgs/service.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
 import { createSessionService } from './modules/sessions/service.js';
@@ -132,6 +133,16 @@ export async function createServices(platform: Platform) {
   const authz = createAuthzService({ database, clock, events, pubsub, logger });
   const unsubscribeAuthz = await authz.listen();
   const apiKeys = createApiKeyService({ database, clock, secretKey: platform.secretKey, events });
+  const organizations = createOrganizationService({
+    database,
+    clock,
+    events,
+    authz,
+    secretKey: platform.secretKey,
+    publicUrl: config.server.publicUrl,
+    invitationTtlSeconds: config.accounts.invitationTtlSeconds,
+    mail: { send: sendInBackground, compose: composer },
+  });
 
   const housekeeping = createHousekeeping(
     [
@@ -160,6 +171,7 @@ export async function createServices(platform: Platform) {
     consents,
     authz,
     apiKeys,
+    organizations,
     signingKeys,
     async close() {
       await housekeeping.stop();

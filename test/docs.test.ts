@@ -4,6 +4,7 @@ import { AccountEvents } from '../src/modules/accounts/events.js';
 import { AuthzEvents } from '../src/modules/authz/events.js';
 import { MfaEvents } from '../src/modules/mfa/events.js';
 import { OidcEvents } from '../src/modules/oidc/events.js';
+import { OrgEvents } from '../src/modules/orgs/events.js';
 import { SessionEvents } from '../src/modules/sessions/events.js';
 import { buildTestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/dialects.js';
@@ -11,8 +12,8 @@ import { createTestDatabase } from './helpers/dialects.js';
 const document = readFileSync('docs/events.md', 'utf8');
 
 it('documents every security event name in docs/events.md', () => {
-  const names = [AccountEvents, SessionEvents, MfaEvents, OidcEvents, AuthzEvents].flatMap((catalogue) =>
-    Object.values(catalogue),
+  const names = [AccountEvents, SessionEvents, MfaEvents, OidcEvents, AuthzEvents, OrgEvents].flatMap(
+    (catalogue) => Object.values(catalogue),
   );
   const missing = names.filter((name) => !document.includes(`\`${name}\``));
   expect(missing).toEqual([]);

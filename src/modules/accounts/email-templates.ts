@@ -58,6 +58,14 @@ export const messages = {
     sms: (productName: string, code: string, minutes: number) =>
       `${code} is your ${productName} code. It expires in ${describeMinutes(minutes)}. Do not share it.`,
   },
+  organizationInvitation: {
+    subject: (organization: string) => `Join ${organization}`,
+    heading: (organization: string) => `You are invited to ${organization}`,
+    body: (organization: string) =>
+      `You have been invited to join the organization ${organization}. Sign in with this e-mail address, then accept.`,
+    action: 'Accept the invitation',
+    expiry: (minutes: number) => `The invitation works once and expires in ${describeMinutes(minutes)}.`,
+  },
   invitation: {
     subject: 'You are invited',
     heading: 'You are invited',
@@ -125,6 +133,14 @@ export function createMailComposer(branding: { productName: string }): MailCompo
         heading: messages.mfaCode.heading,
         paragraphs: [messages.mfaCode.body, code],
         footer: messages.mfaCode.expiry(expiresInMinutes),
+      }),
+    organizationInvitation: ({ organization, url, expiresInMinutes }) =>
+      render({
+        subject: messages.organizationInvitation.subject(organization),
+        heading: messages.organizationInvitation.heading(organization),
+        paragraphs: [messages.organizationInvitation.body(organization)],
+        action: { label: messages.organizationInvitation.action, url },
+        footer: messages.organizationInvitation.expiry(expiresInMinutes),
       }),
     invitation: ({ url, expiresInMinutes }) =>
       render({

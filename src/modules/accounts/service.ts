@@ -87,6 +87,11 @@ export interface MailComposer {
     invitedBy?: string;
     expiresInMinutes: number;
   }): Omit<OutgoingMail, 'to' | 'tag'>;
+  organizationInvitation(input: {
+    organization: string;
+    url: string;
+    expiresInMinutes: number;
+  }): Omit<OutgoingMail, 'to' | 'tag'>;
 }
 
 export interface AccountServiceDependencies {

@@ -530,3 +530,22 @@ export async function touchApiKey(db: Db, id: string, now: number, ip: string | 
     .where('id', '=', id)
     .execute();
 }
+
+/** Roles a user holds within one organization, and whether they belong to it at all. */
+export async function organizationPrincipal(db: Db, organizationId: string, userId: string) {
+  const [member, roles] = await Promise.all([
+    db
+      .selectFrom('organization_members')
+      .select('user_id')
+      .where('organization_id', '=', organizationId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst(),
+    db
+      .selectFrom('organization_roles')
+      .select('role_id')
+      .where('organization_id', '=', organizationId)
+      .where('user_id', '=', userId)
+      .execute(),
+  ]);
+  return { member: member !== undefined, roleIds: roles.map((row) => row.role_id) };
+}

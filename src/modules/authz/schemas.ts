@@ -121,6 +121,9 @@ const CheckRequest = Type.Object(
       { additionalProperties: false, description: 'Who wants to act: a user or a service account' },
     ),
     action: PermissionName,
+    organization: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: 'Decide within this organization (its id)' }),
+    ),
     resource: Type.Optional(
       Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
         description: 'What is acted on (type, id, owner, attributes), for attribute policies',

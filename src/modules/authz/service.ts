@@ -50,6 +50,7 @@ import {
   loadGraphRows,
   mirrorAdminFlag,
   missingPermissions,
+  organizationPrincipal,
   type Page,
   type PermissionRow,
   type PrincipalType,
@@ -85,6 +86,8 @@ export interface EffectiveAccess {
 
 export interface CheckRequest {
   readonly subject: { readonly type: 'user' | 'service_account'; readonly id: string };
+  /** Decide within this organization (its roles count for its members). */
+  readonly organization?: string | undefined;
   readonly action: string;
   readonly resource?: Record<string, unknown> | undefined;
   readonly context?: Record<string, unknown> | undefined;
@@ -246,8 +249,43 @@ export function createAuthzService(deps: {
     return result;
   }
 
-  const accessOf = (principal: { type: 'user' | 'service_account'; id: string }) =>
-    principal.type === 'user' ? effectiveAccess(principal.id) : serviceAccess(principal.id);
+  /**
+   * A user's access within one organization: their own roles everywhere, plus the roles they hold in that
+   * organization when they are a member of it (none otherwise: organizations never see into each other).
+   */
+  async function organizationAccess(userId: string, organizationId: string): Promise<EffectiveAccess> {
+    const key = `org:${organizationId}:${userId}`;
+    const cached = access.get(key);
+    if (cached) return cached;
+    const startedAt = generation;
+    const base = await effectiveAccess(userId);
+    const model = await currentGraph();
+    const { member, roleIds } = await organizationPrincipal(database.db, organizationId, userId);
+    let result = base;
+    if (base.active && member && roleIds.length > 0) {
+      const roles = expandRoles(model, roleIds);
+      const permissions = new Map(base.permissions);
+      for (const [permission, grant] of permissionsOf(model, roles)) {
+        if (!permissions.has(permission)) permissions.set(permission, grant);
+      }
+      result = {
+        ...base,
+        roles: [
+          ...new Set([...base.roles, ...[...roles].map((id) => model.roles.get(id)?.name ?? id)]),
+        ].sort(),
+        permissions,
+      };
+    }
+    if (startedAt === generation) access.set(key, result);
+    return result;
+  }
+
+  const accessOf = (principal: { type: 'user' | 'service_account'; id: string }, organizationId?: string) =>
+    principal.type === 'service_account'
+      ? serviceAccess(principal.id)
+      : organizationId
+        ? organizationAccess(principal.id, organizationId)
+        : effectiveAccess(principal.id);
 
   function grantFor(held: EffectiveAccess, action: string): Grant | undefined {
     const exact = held.permissions.get(action);
@@ -423,6 +461,16 @@ export function createAuthzService(deps: {
   }
 
   return {
+    /** The role, once the actor is known to hold all it grants (for modules that hand roles out, like organizations). */
+    async roleTheActorMayGive(roleIdOrName: string, context: Actor): Promise<RoleRow> {
+      const role = await requireRole(roleIdOrName);
+      await assertActorHolds(context, role);
+      return role;
+    },
+
+    /** Runs a change another module makes to what decisions depend on (organizations), with the same effects. */
+    changed: <T>(work: (trx: Transaction<Tables>) => Promise<T>) => change(work),
+
     /** Subscribes this node to changes made on others. Returns the unsubscribe function. */
     listen: () => deps.pubsub.subscribe(CHANGED_CHANNEL, () => forget()),
 
@@ -464,7 +512,7 @@ export function createAuthzService(deps: {
     },
 
     async check(request: CheckRequest, options: { explain?: boolean } = {}): Promise<Decision> {
-      const held = await accessOf(request.subject);
+      const held = await accessOf(request.subject, request.organization);
       const grant = held.active ? grantFor(held, request.action) : undefined;
       const reasons = !held.active
         ? ['the subject is not an active account']
