@@ -7,6 +7,7 @@ import * as m0005 from './0005_oidc_accounts.js';
 import * as m0006 from './0006_authz.js';
 import * as m0007 from './0007_api_keys.js';
 import * as m0008 from './0008_organizations.js';
+import * as m0009 from './0009_policies.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -21,4 +22,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006_authz': m0006,
   '0007_api_keys': m0007,
   '0008_organizations': m0008,
+  '0009_policies': m0009,
 };

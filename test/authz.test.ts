@@ -453,6 +453,145 @@ describeEachDialect('authorization', (testDatabase, dialect) => {
     expect(harness.logs.text).toContain('"securityEvent":"service_account.deleted"');
   });
 
+  it('refines and restricts roles with Cedar policies: ownership, time, network, assurance, attributes', async () => {
+    for (const name of ['payroll:run', 'notes:edit', 'docs:read']) {
+      await call(owner, 'POST', '/api/v1/admin/permissions', { name });
+    }
+    await call(owner, 'POST', '/api/v1/admin/roles', { name: 'payroll-clerk', permissions: ['payroll:run'] });
+    const pia = await account('pia');
+    await call(owner, 'PUT', `/api/v1/admin/users/${pia.id}/roles/payroll-clerk`);
+    await call(owner, 'POST', '/api/v1/admin/groups', { name: 'writers' });
+    await call(owner, 'PUT', `/api/v1/admin/groups/writers/members/${pia.id}`);
+    const decide = async (action: string, extra: Record<string, unknown> = {}) =>
+      (
+        await call(owner, 'POST', '/api/v1/authz/check', {
+          subject: { type: 'user', id: pia.id },
+          action,
+          ...extra,
+        })
+      ).json();
+
+    // Written wrong: a 400 that names the line and column.
+    const broken = await call(owner, 'PUT', '/api/v1/admin/policies/broken', {
+      text: 'permit (principal, action, resource)\nwhen { resource.owner = principal.id };',
+    });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({
+      code: 'policy_invalid',
+      detail: expect.stringMatching(/^line 2, column \d+: /),
+    });
+    expect(
+      (
+        await call(owner, 'PUT', '/api/v1/admin/policies/two', {
+          text: 'permit (principal, action, resource); forbid (principal, action, resource);',
+        })
+      ).json().detail,
+    ).toContain('one policy per entry');
+
+    const save = (name: string, text: string, enabled = true) =>
+      call(owner, 'PUT', `/api/v1/admin/policies/${name}`, { text, enabled });
+    expect(
+      (
+        await save(
+          'owner-edits',
+          'permit (principal, action == Action::"notes:edit", resource) when { resource.owner == principal.id };',
+        )
+      ).statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await save(
+          'payroll-office-hours',
+          'forbid (principal, action == Action::"payroll:run", resource) when { context.hour < 8 || context.hour >= 18 };',
+        )
+      ).statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await save(
+          'payroll-office-network',
+          'forbid (principal, action == Action::"payroll:run", resource) when { context has ip && !context.ip.isInRange(ip("10.0.0.0/8")) };',
+        )
+      ).statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await save(
+          'payroll-second-factor',
+          'forbid (principal, action == Action::"payroll:run", resource) unless { context has acr && context.acr >= 2 };',
+        )
+      ).statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await save(
+          'writers-read-docs',
+          'permit (principal, action == Action::"docs:read", resource) when { principal.groups.contains("writers") };',
+        )
+      ).statusCode,
+    ).toBe(200);
+
+    // Ownership grants what no role does.
+    const own = await decide('notes:edit', { resource: { id: 'note-1', owner: pia.id } });
+    expect(own).toMatchObject({ allowed: true, matchedPolicies: ['owner-edits'] });
+    expect(own.reasons).toContain('policy owner-edits permits it');
+    expect((await decide('notes:edit', { resource: { id: 'note-2', owner: 'someone-else' } })).allowed).toBe(
+      false,
+    );
+    // Group membership as an attribute.
+    expect((await decide('docs:read')).allowed).toBe(true);
+
+    // The role allows payroll; time, network and assurance restrict it.
+    const good = { hour: 10, ip: '10.1.2.3', acr: 2 };
+    expect((await decide('payroll:run', { context: good })).allowed).toBe(true);
+    const late = await decide('payroll:run', { context: { ...good, hour: 20 } });
+    expect(late).toMatchObject({ allowed: false, matchedPolicies: ['payroll-office-hours'] });
+    expect(late.reasons).toContain('policy payroll-office-hours forbids it');
+    expect((await decide('payroll:run', { context: { ...good, ip: '8.8.8.8' } })).matchedPolicies).toEqual([
+      'payroll-office-network',
+    ]);
+    expect((await decide('payroll:run', { context: { ...good, acr: 1 } })).matchedPolicies).toEqual([
+      'payroll-second-factor',
+    ]);
+
+    // Trying a change first: the decision as if saved, nothing saved.
+    const trial = await call(owner, 'POST', '/api/v1/admin/policies/test', {
+      policy: {
+        name: 'payroll-office-hours',
+        text: 'forbid (principal, action == Action::"payroll:run", resource) when { context.hour < 6 || context.hour >= 22 };',
+      },
+      request: {
+        subject: { type: 'user', id: pia.id },
+        action: 'payroll:run',
+        context: { ...good, hour: 20 },
+      },
+    });
+    expect(trial.statusCode, trial.body).toBe(200);
+    expect(trial.json().allowed).toBe(true);
+    expect((await decide('payroll:run', { context: { ...good, hour: 20 } })).allowed).toBe(false);
+
+    // Saving makes a new version and takes effect at the next check; the old one is kept.
+    await save(
+      'payroll-office-hours',
+      'forbid (principal, action == Action::"payroll:run", resource) when { context.hour < 6 || context.hour >= 22 };',
+    );
+    expect((await decide('payroll:run', { context: { ...good, hour: 20 } })).allowed).toBe(true);
+    const history = (await call(owner, 'GET', '/api/v1/admin/policies/payroll-office-hours')).json().policy;
+    expect(history.version).toBe(2);
+    expect(history.versions.map((version: { version: number }) => version.version)).toEqual([2, 1]);
+    expect(harness.logs.text).toContain('"securityEvent":"policy.changed"');
+
+    // A disabled policy does not apply; a deleted one is gone.
+    await save(
+      'payroll-second-factor',
+      'forbid (principal, action == Action::"payroll:run", resource) unless { context has acr && context.acr >= 2 };',
+      false,
+    );
+    expect((await decide('payroll:run', { context: { ...good, acr: 1 } })).allowed).toBe(true);
+    expect((await call(owner, 'DELETE', '/api/v1/admin/policies/owner-edits')).statusCode).toBe(204);
+    expect((await decide('notes:edit', { resource: { id: 'note-1', owner: pia.id } })).allowed).toBe(false);
+  });
+
   it('pages through lists', async () => {
     const first = await call(owner, 'GET', '/api/v1/admin/roles?limit=2');
     const second = await call(owner, 'GET', '/api/v1/admin/roles?limit=2&offset=2');

@@ -11,6 +11,8 @@ export const AuthzErrors = defineErrorCodes({
     title: 'The API key is not valid, has expired or was revoked',
     expose: true,
   },
+  policy_not_found: { status: 404, title: 'No such policy', expose: true },
+  policy_invalid: { status: 400, title: 'The policy is not valid Cedar', expose: true },
   permission_not_found: { status: 404, title: 'No such permission', expose: true },
   permission_unknown: { status: 400, title: 'A permission is not registered', expose: true },
   authz_name_taken: { status: 409, title: 'That name is taken', expose: true },

@@ -14,6 +14,8 @@ export const AuthzEvents = {
   groupNested: 'group.nested',
   groupUnnested: 'group.unnested',
   permissionDenied: 'authz.denied',
+  policyChanged: 'policy.changed',
+  policyDeleted: 'policy.deleted',
   serviceAccountCreated: 'service_account.created',
   serviceAccountDeleted: 'service_account.deleted',
   apiKeyCreated: 'api_key.created',

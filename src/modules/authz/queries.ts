@@ -83,8 +83,31 @@ export interface ApiKeysTable {
   revoked_at: number | null;
 }
 
+export interface AuthzPoliciesTable {
+  id: string;
+  name: string;
+  description: string;
+  /** One Cedar statement. */
+  text: string;
+  version: number;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AuthzPolicyVersionsTable {
+  policy_id: string;
+  version: number;
+  text: string;
+  enabled: number;
+  changed_by: string | null;
+  created_at: number;
+}
+
 declare module '../../platform/db/tables.js' {
   interface Tables {
+    authz_policies: AuthzPoliciesTable;
+    authz_policy_versions: AuthzPolicyVersionsTable;
     service_accounts: ServiceAccountsTable;
     api_keys: ApiKeysTable;
     authz_permissions: AuthzPermissionsTable;
@@ -548,4 +571,68 @@ export async function organizationPrincipal(db: Db, organizationId: string, user
       .execute(),
   ]);
   return { member: member !== undefined, roleIds: roles.map((row) => row.role_id) };
+}
+
+// Attribute policies ------------------------------------------------------------------------------------------
+
+export type PolicyRow = AuthzPoliciesTable;
+
+export async function listPolicies(db: Db): Promise<PolicyRow[]> {
+  return db.selectFrom('authz_policies').selectAll().orderBy('name').execute();
+}
+
+export async function findPolicy(db: Db, idOrName: string): Promise<PolicyRow | undefined> {
+  return db
+    .selectFrom('authz_policies')
+    .selectAll()
+    .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+    .executeTakeFirst();
+}
+
+/** Saves a policy and its new version together. */
+export async function savePolicy(
+  db: Db,
+  row: PolicyRow,
+  changedBy: string | null,
+  isNew: boolean,
+): Promise<void> {
+  if (isNew) await db.insertInto('authz_policies').values(row).execute();
+  else {
+    await db
+      .updateTable('authz_policies')
+      .set({
+        description: row.description,
+        text: row.text,
+        version: row.version,
+        enabled: row.enabled,
+        updated_at: row.updated_at,
+      })
+      .where('id', '=', row.id)
+      .execute();
+  }
+  await db
+    .insertInto('authz_policy_versions')
+    .values({
+      policy_id: row.id,
+      version: row.version,
+      text: row.text,
+      enabled: row.enabled,
+      changed_by: changedBy,
+      created_at: row.updated_at,
+    })
+    .execute();
+}
+
+export async function policyVersions(db: Db, policyId: string) {
+  return db
+    .selectFrom('authz_policy_versions')
+    .selectAll()
+    .where('policy_id', '=', policyId)
+    .orderBy('version', 'desc')
+    .execute();
+}
+
+export async function deletePolicy(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('authz_policy_versions').where('policy_id', '=', id).execute();
+  await db.deleteFrom('authz_policies').where('id', '=', id).execute();
 }

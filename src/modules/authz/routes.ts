@@ -31,6 +31,13 @@ import {
   PermissionParams,
   PermissionResponse,
   PermissionsResponse,
+  PoliciesResponse,
+  PolicyBody,
+  PolicyDetailResponse,
+  PolicyNameParams,
+  PolicyParams,
+  PolicyResponse,
+  PolicyTestBody,
   RoleBody,
   RoleParams,
   RoleResponse,
@@ -656,6 +663,74 @@ export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService; apiKe
       await apiKeys.revoke(request.params.keyId, actor(request), await service(request));
       return reply.code(204).send(null);
     },
+  );
+
+  // Attribute policies (Cedar) --------------------------------------------------------------------------------
+  app.get(
+    '/api/v1/admin/policies',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary: 'Attribute policies (Cedar), current versions',
+        response: { 200: PoliciesResponse, ...problemResponses },
+      },
+    },
+    async () => ({ policies: await authz.listPolicies() }),
+  );
+  app.get(
+    '/api/v1/admin/policies/:policy',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary: 'A policy with every earlier version',
+        params: PolicyParams,
+        response: { 200: PolicyDetailResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ policy: await authz.getPolicy(request.params.policy) }),
+  );
+  app.put(
+    '/api/v1/admin/policies/:policy',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary:
+          'Create or change a policy (a new version); a Cedar error is a 400 naming its line and column',
+        params: PolicyNameParams,
+        body: PolicyBody,
+        response: { 200: PolicyResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({
+      policy: await authz.savePolicy({ name: request.params.policy, ...request.body }, actor(request)),
+    }),
+  );
+  app.delete(
+    '/api/v1/admin/policies/:policy',
+    {
+      config: write,
+      schema: { tags, summary: 'Delete a policy and its versions', params: PolicyParams, response: none },
+    },
+    async (request, reply) => {
+      await authz.deletePolicy(request.params.policy, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+  app.post(
+    '/api/v1/admin/policies/test',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary: 'Try a policy before saving it: the decision for a sample request as if it were saved',
+        body: PolicyTestBody,
+        response: { 200: DecisionResponse, ...problemResponses },
+      },
+    },
+    async (request) => authz.tryPolicy(request.body.policy, request.body.request),
   );
 
   // Decisions -----------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ export const AccessResponse = Type.Object(
   { title: 'EffectiveAccess' },
 );
 
-const CheckRequest = Type.Object(
+export const CheckRequest = Type.Object(
   {
     subject: Type.Object(
       { type: Type.Union([Type.Literal('user'), Type.Literal('service_account')]), id: Id },
@@ -235,3 +235,60 @@ export const ServiceAccountKeyParams = Type.Object({
 });
 export const ServiceAccountResponse = Type.Object({ serviceAccount: ServiceAccountSchema });
 export const ServiceAccountsResponse = Type.Object({ serviceAccounts: Type.Array(ServiceAccountSchema) });
+
+export const PolicySchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    text: Type.String({ description: 'One Cedar statement' }),
+    version: Type.Integer(),
+    enabled: Type.Boolean(),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { title: 'Policy' },
+);
+export const PolicyDetailResponse = Type.Object({
+  policy: Type.Object({
+    ...PolicySchema.properties,
+    versions: Type.Array(
+      Type.Object({
+        version: Type.Integer(),
+        text: Type.String(),
+        enabled: Type.Boolean(),
+        changedBy: Type.Union([Type.String(), Type.Null()]),
+        createdAt: Type.String({ format: 'date-time' }),
+      }),
+    ),
+  }),
+});
+const PolicyName = Type.String({
+  pattern: '^[a-z0-9][a-z0-9._-]{0,79}$',
+  description: 'lower-case words with . _ -',
+});
+export const PolicyParams = Type.Object({ policy: Type.String({ minLength: 1, maxLength: 100 }) });
+export const PolicyNameParams = Type.Object({ policy: PolicyName });
+export const PolicyBody = Type.Object(
+  {
+    text: Type.String({
+      minLength: 1,
+      maxLength: 20_000,
+      description: 'One Cedar statement (permit or forbid)',
+    }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    enabled: Type.Optional(Type.Boolean({ default: true })),
+  },
+  { additionalProperties: false },
+);
+export const PolicyResponse = Type.Object({ policy: PolicySchema });
+export const PoliciesResponse = Type.Object({ policies: Type.Array(PolicySchema) });
+export const PolicyTestBody = Type.Object(
+  {
+    policy: Type.Object(
+      { name: PolicyName, text: Type.String({ minLength: 1, maxLength: 20_000 }) },
+      { additionalProperties: false },
+    ),
+    request: CheckRequest,
+  },
+  { additionalProperties: false },
+);

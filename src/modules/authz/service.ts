@@ -9,6 +9,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { PubSub } from '../../platform/pubsub.js';
 import { AccountErrors } from '../accounts/errors.js';
 import type { RequestContext } from '../sessions/service.js';
+import { type CompiledPolicies, checkPolicy, compilePolicies } from './cedar.js';
 import { AuthzErrors } from './errors.js';
 import { AuthzEvents } from './events.js';
 import {
@@ -28,10 +29,12 @@ import {
   assignRole,
   deleteGroup,
   deletePermission,
+  deletePolicy,
   deleteRole,
   deleteServiceAccount,
   findGroup,
   findPermission,
+  findPolicy,
   findRole,
   findServiceAccount,
   type GroupRow,
@@ -45,6 +48,7 @@ import {
   insertServiceAccount,
   listGroups,
   listPermissions,
+  listPolicies,
   listRoles,
   listServiceAccounts,
   loadGraphRows,
@@ -53,7 +57,9 @@ import {
   organizationPrincipal,
   type Page,
   type PermissionRow,
+  type PolicyRow,
   type PrincipalType,
+  policyVersions,
   type RoleRow,
   removeGroupMember,
   removeGroupParent,
@@ -61,6 +67,7 @@ import {
   replaceRolePermissions,
   roleDetails,
   type ServiceAccountRow,
+  savePolicy,
   servicePrincipal,
   unassignRole,
   updateRole,
@@ -164,6 +171,7 @@ export function createAuthzService(deps: {
 
   const forget = () => {
     graph = undefined;
+    policies = undefined;
     generation += 1;
     access.clear();
   };
@@ -287,6 +295,95 @@ export function createAuthzService(deps: {
         ? organizationAccess(principal.id, organizationId)
         : effectiveAccess(principal.id);
 
+  let policies: Promise<CompiledPolicies> | undefined;
+  const currentPolicies = () => {
+    if (!policies) {
+      const loading = listPolicies(database.db).then((rows) =>
+        compilePolicies(
+          'live',
+          rows.filter((row) => row.enabled === 1),
+        ),
+      );
+      policies = loading;
+      loading.catch(() => {
+        if (policies === loading) policies = undefined;
+      });
+    }
+    return policies;
+  };
+
+  function assertValidPolicy(text: string): void {
+    const problems = checkPolicy(text);
+    if (problems.length > 0) {
+      throw new GatehouseError(
+        AuthzErrors.policy_invalid,
+        problems
+          .map((problem) =>
+            problem.line
+              ? `line ${problem.line}, column ${problem.column}: ${problem.message}`
+              : problem.message,
+          )
+          .join('; '),
+      );
+    }
+  }
+
+  async function decide(
+    request: CheckRequest,
+    options: { explain?: boolean },
+    compiled: CompiledPolicies,
+  ): Promise<Decision> {
+    const held = await accessOf(request.subject, request.organization);
+    const grant = held.active ? grantFor(held, request.action) : undefined;
+    const explanation = options.explain
+      ? {
+          explanation: {
+            roles: [...held.roles],
+            groups: [...held.groups],
+            permissions: [...held.permissions.keys()].sort(),
+          },
+        }
+      : {};
+    if (!held.active) {
+      return {
+        allowed: false,
+        reasons: ['the subject is not an active account'],
+        matchedPolicies: [],
+        ...explanation,
+      };
+    }
+    const byRoles = grant
+      ? `role ${grant.role} grants ${grant.permission}`
+      : `no role of the subject grants ${request.action}`;
+    // Without policies the roles decide alone (and Cedar is not called at all).
+    if (compiled.size === 0)
+      return { allowed: grant !== undefined, reasons: [byRoles], matchedPolicies: [], ...explanation };
+    const now = new Date(clock.now());
+    const outcome = compiled.evaluate({
+      principal: {
+        type: request.subject.type === 'user' ? 'User' : 'ServiceAccount',
+        id: request.subject.id,
+        attributes: { id: request.subject.id, roles: [...held.roles], groups: [...held.groups] },
+      },
+      action: request.action,
+      resource: request.resource,
+      // Time comes from Gatehouse unless the caller says when; the caller's context wins otherwise.
+      context: { hour: now.getUTCHours(), weekday: now.getUTCDay(), ...(request.context ?? {}) },
+      rolesAllow: grant !== undefined,
+    });
+    const reasons = [byRoles];
+    if (outcome.allowed && !grant) reasons.push(`policy ${outcome.matched.join(', ')} permits it`);
+    if (!outcome.allowed && grant) {
+      reasons.push(
+        outcome.matched.length > 0
+          ? `policy ${outcome.matched.join(', ')} forbids it`
+          : 'the policies could not be evaluated',
+      );
+    }
+    for (const error of outcome.errors) reasons.push(`policy error: ${error}`);
+    return { allowed: outcome.allowed, reasons, matchedPolicies: outcome.matched, ...explanation };
+  }
+
   function grantFor(held: EffectiveAccess, action: string): Grant | undefined {
     const exact = held.permissions.get(action);
     if (exact) return exact;
@@ -343,6 +440,12 @@ export function createAuthzService(deps: {
     const group = await findGroup(database.db, idOrName);
     if (!group) throw new GatehouseError(AuthzErrors.group_not_found, `No group ${idOrName}`);
     return group;
+  }
+
+  async function requirePolicy(idOrName: string): Promise<PolicyRow> {
+    const row = await findPolicy(database.db, idOrName);
+    if (!row) throw new GatehouseError(AuthzErrors.policy_not_found, `No policy ${idOrName}`);
+    return row;
   }
 
   async function requireServiceAccount(idOrName: string): Promise<ServiceAccountRow> {
@@ -512,27 +615,17 @@ export function createAuthzService(deps: {
     },
 
     async check(request: CheckRequest, options: { explain?: boolean } = {}): Promise<Decision> {
-      const held = await accessOf(request.subject, request.organization);
-      const grant = held.active ? grantFor(held, request.action) : undefined;
-      const reasons = !held.active
-        ? ['the subject is not an active account']
-        : grant
-          ? [`role ${grant.role} grants ${grant.permission}`]
-          : [`no role of the subject grants ${request.action}`];
-      return {
-        allowed: grant !== undefined,
-        reasons,
-        matchedPolicies: [],
-        ...(options.explain
-          ? {
-              explanation: {
-                roles: [...held.roles],
-                groups: [...held.groups],
-                permissions: [...held.permissions.keys()].sort(),
-              },
-            }
-          : {}),
-      };
+      return decide(request, options, await currentPolicies());
+    },
+
+    /** A decision as it would be with `draft` saved (added, or replacing the policy of that name). */
+    async tryPolicy(draft: { name: string; text: string }, request: CheckRequest): Promise<Decision> {
+      assertValidPolicy(draft.text);
+      const stored = (await listPolicies(database.db)).filter(
+        (policy) => policy.enabled === 1 && policy.name !== draft.name,
+      );
+      const compiled = compilePolicies('draft', [...stored, draft]);
+      return decide(request, { explain: true }, compiled);
     },
 
     // Permissions ---------------------------------------------------------------------------------------------
@@ -812,6 +905,59 @@ export function createAuthzService(deps: {
       record(AuthzEvents.groupUnnested, context, { group: group.name, parent: parent.name });
     },
 
+    // Attribute policies --------------------------------------------------------------------------------------
+
+    async listPolicies(): Promise<PolicyView[]> {
+      return (await listPolicies(database.db)).map(policyView);
+    },
+
+    async getPolicy(idOrName: string) {
+      const row = await requirePolicy(idOrName);
+      const versions = await policyVersions(database.db, row.id);
+      return {
+        ...policyView(row),
+        versions: versions.map((version) => ({
+          version: version.version,
+          text: version.text,
+          enabled: version.enabled === 1,
+          changedBy: version.changed_by,
+          createdAt: iso(version.created_at),
+        })),
+      };
+    },
+
+    async savePolicy(
+      input: { name: string; text: string; description?: string | undefined; enabled?: boolean | undefined },
+      context: Actor,
+    ): Promise<PolicyView> {
+      assertValidPolicy(input.text);
+      const existing = await findPolicy(database.db, input.name);
+      const now = clock.now();
+      const row: PolicyRow = {
+        id: existing?.id ?? newId('policy'),
+        name: input.name,
+        description: input.description ?? existing?.description ?? '',
+        text: input.text,
+        version: (existing?.version ?? 0) + 1,
+        enabled: (input.enabled ?? true) ? 1 : 0,
+        created_at: existing?.created_at ?? now,
+        updated_at: now,
+      };
+      await change((trx) => savePolicy(trx, row, context.actorUserId ?? null, !existing));
+      record(AuthzEvents.policyChanged, context, {
+        policy: row.name,
+        version: row.version,
+        enabled: row.enabled === 1,
+      });
+      return policyView(row);
+    },
+
+    async deletePolicy(idOrName: string, context: Actor): Promise<void> {
+      const row = await requirePolicy(idOrName);
+      await change((trx) => deletePolicy(trx, row.id));
+      record(AuthzEvents.policyDeleted, context, { policy: row.name });
+    },
+
     // Service accounts ----------------------------------------------------------------------------------------
 
     async listServiceAccounts(page: Page): Promise<ServiceAccountView[]> {
@@ -858,6 +1004,28 @@ export function createAuthzService(deps: {
     },
 
     requireServiceAccount,
+  };
+}
+
+export interface PolicyView {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly text: string;
+  readonly version: number;
+  readonly enabled: boolean;
+  readonly updatedAt: string;
+}
+
+function policyView(row: PolicyRow): PolicyView {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    text: row.text,
+    version: row.version,
+    enabled: row.enabled === 1,
+    updatedAt: iso(row.updated_at),
   };
 }
 

@@ -1,0 +1,113 @@
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+
+/**
+ * Attribute policies run on Cedar (the policy language and engine AWS maintains; its WebAssembly build runs on
+ * Node 20). Roles decide first; policies then refine or restrict that answer. A built-in policy stands for the
+ * roles' answer, so Cedar's own rule gives the combination: allowed when the roles or some `permit` policy
+ * allow it, unless a `forbid` policy applies.
+ */
+const RBAC_POLICY_ID = 'gatehouse:roles';
+const RBAC_POLICY = 'permit (principal, action, resource) when { context.roles_allow };';
+
+export interface PolicyProblem {
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export interface CedarRequest {
+  readonly principal: { type: 'User' | 'ServiceAccount'; id: string; attributes: Record<string, unknown> };
+  readonly action: string;
+  readonly resource: Record<string, unknown> | undefined;
+  readonly context: Record<string, unknown>;
+  readonly rolesAllow: boolean;
+}
+
+export interface CedarDecision {
+  readonly allowed: boolean;
+  /** Names of the stored policies that decided (the roles' own answer is not one of them). */
+  readonly matched: string[];
+  readonly errors: string[];
+}
+
+function position(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1]!.length + 1 };
+}
+
+/** Checks one policy's syntax; problems carry the line and column they start at. */
+export function checkPolicy(text: string): PolicyProblem[] {
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type === 'failure') {
+    return parts.errors.map((error) => ({
+      message: error.help ? `${error.message} (${error.help})` : error.message,
+      ...(error.sourceLocations?.[0] ? position(text, error.sourceLocations[0].start) : {}),
+    }));
+  }
+  if (parts.policy_templates.length > 0)
+    return [{ message: 'templates are not supported; write a static policy' }];
+  if (parts.policies.length !== 1) {
+    return [{ message: `one policy per entry, found ${parts.policies.length}` }];
+  }
+  return [];
+}
+
+/** A Cedar value for a JSON one: IP addresses written as such become Cedar `ip` values. */
+function contextValue(key: string, value: unknown): unknown {
+  if (key === 'ip' && typeof value === 'string') return { __extn: { fn: 'ip', arg: value } };
+  return value;
+}
+
+/**
+ * A compiled set of policies, kept parsed inside the engine under `setId`. Compiling again under the same id
+ * replaces the set (so changes do not pile up in the engine's memory).
+ */
+export function compilePolicies(
+  setId: 'live' | 'draft',
+  policies: readonly { name: string; text: string }[],
+) {
+  const id = `gatehouse-${setId}`;
+  const staticPolicies: Record<string, string> = { [RBAC_POLICY_ID]: RBAC_POLICY };
+  for (const policy of policies) staticPolicies[policy.name] = policy.text;
+  const parsed = cedar.preparsePolicySet(id, { staticPolicies });
+  if (parsed.type === 'failure') {
+    throw new Error(
+      `stored policies do not parse: ${parsed.errors.map((error) => error.message).join('; ')}`,
+    );
+  }
+  return {
+    size: policies.length,
+    evaluate(request: CedarRequest): CedarDecision {
+      const principal = { type: request.principal.type, id: request.principal.id };
+      const resourceId = typeof request.resource?.id === 'string' ? request.resource.id : 'unspecified';
+      const resource = { type: 'Resource', id: resourceId };
+      const context = Object.fromEntries(
+        Object.entries(request.context).map(([key, value]) => [key, contextValue(key, value)]),
+      );
+      const answer = cedar.statefulIsAuthorized({
+        principal,
+        action: { type: 'Action', id: request.action },
+        resource,
+        context: { ...context, roles_allow: request.rolesAllow },
+        preparsedPolicySetId: id,
+        entities: [
+          { uid: principal, attrs: request.principal.attributes as never, parents: [] },
+          { uid: resource, attrs: (request.resource ?? {}) as never, parents: [] },
+        ],
+      });
+      if (answer.type === 'failure') {
+        // Fail closed: a request the engine cannot evaluate is refused.
+        return { allowed: false, matched: [], errors: answer.errors.map((error) => error.message) };
+      }
+      return {
+        allowed: answer.response.decision === 'allow',
+        matched: answer.response.diagnostics.reason.filter((policy) => policy !== RBAC_POLICY_ID),
+        errors: answer.response.diagnostics.errors.map(
+          (error) => `${error.policyId}: ${error.error.message}`,
+        ),
+      };
+    },
+  };
+}
+
+export type CompiledPolicies = ReturnType<typeof compilePolicies>;
