@@ -9,7 +9,13 @@ import type { Logger } from '../../platform/logger.js';
 import type { PubSub } from '../../platform/pubsub.js';
 import { AccountErrors } from '../accounts/errors.js';
 import type { RequestContext } from '../sessions/service.js';
-import { type CompiledPolicies, checkPolicy, compilePolicies } from './cedar.js';
+import {
+  type CedarDecision,
+  type CedarRequest,
+  type CompiledPolicies,
+  checkPolicy,
+  compilePolicies,
+} from './cedar.js';
 import { AuthzErrors } from './errors.js';
 import { AuthzEvents } from './events.js';
 import {
@@ -172,6 +178,8 @@ export function createAuthzService(deps: {
   const forget = () => {
     graph = undefined;
     policies = undefined;
+    livePolicies = undefined;
+    policyAnswers.clear();
     generation += 1;
     access.clear();
   };
@@ -296,14 +304,17 @@ export function createAuthzService(deps: {
         : effectiveAccess(principal.id);
 
   let policies: Promise<CompiledPolicies> | undefined;
+  let livePolicies: CompiledPolicies | undefined;
+  const policyAnswers = new LRUCache<string, CedarDecision>({ max: deps.cacheSize ?? 50_000 });
   const currentPolicies = () => {
     if (!policies) {
-      const loading = listPolicies(database.db).then((rows) =>
-        compilePolicies(
+      const loading = listPolicies(database.db).then((rows) => {
+        livePolicies = compilePolicies(
           'live',
           rows.filter((row) => row.enabled === 1),
-        ),
-      );
+        );
+        return livePolicies;
+      });
       policies = loading;
       loading.catch(() => {
         if (policies === loading) policies = undefined;
@@ -333,6 +344,7 @@ export function createAuthzService(deps: {
     options: { explain?: boolean },
     compiled: CompiledPolicies,
   ): Promise<Decision> {
+    const startedAt = generation;
     const held = await accessOf(request.subject, request.organization);
     const grant = held.active ? grantFor(held, request.action) : undefined;
     const explanation = options.explain
@@ -359,7 +371,7 @@ export function createAuthzService(deps: {
     if (compiled.size === 0)
       return { allowed: grant !== undefined, reasons: [byRoles], matchedPolicies: [], ...explanation };
     const now = new Date(clock.now());
-    const outcome = compiled.evaluate({
+    const cedarRequest: CedarRequest = {
       principal: {
         type: request.subject.type === 'user' ? 'User' : 'ServiceAccount',
         id: request.subject.id,
@@ -370,7 +382,15 @@ export function createAuthzService(deps: {
       // Time comes from Gatehouse unless the caller says when; the caller's context wins otherwise.
       context: { hour: now.getUTCHours(), weekday: now.getUTCDay(), ...(request.context ?? {}) },
       rolesAllow: grant !== undefined,
-    });
+    };
+    // Cedar takes ~0.2 ms a call (the request crosses into WebAssembly as JSON); the same question gets the
+    // same answer until anything changes, so answers are cached like roles (and dropped with them).
+    const key = compiled === livePolicies ? JSON.stringify(cedarRequest) : undefined;
+    let outcome = key === undefined ? undefined : policyAnswers.get(key);
+    if (!outcome) {
+      outcome = compiled.evaluate(cedarRequest);
+      if (key !== undefined && startedAt === generation) policyAnswers.set(key, outcome);
+    }
     const reasons = [byRoles];
     if (outcome.allowed && !grant) reasons.push(`policy ${outcome.matched.join(', ')} permits it`);
     if (!outcome.allowed && grant) {
