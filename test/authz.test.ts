@@ -1,21 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type SignedInAccount, signedInAccount } from './helpers/accounts.js';
 import { buildTestApp, type TestApp } from './helpers/app.js';
 import { describeEachDialect, TEST_REDIS_URL } from './helpers/dialects.js';
-
-const PASSWORD = 'violet-harbor-lantern-42';
-
-interface Caller {
-  readonly id: string;
-  readonly email: string;
-  readonly headers: { cookie: string; 'x-csrf-token': string };
-}
 
 describeEachDialect('authorization', (testDatabase, dialect) => {
   let harness: TestApp;
   // A second node on the same database and Redis: changes made on one must reach the other's caches.
   let other: TestApp;
-  let owner: Caller;
+  let owner: SignedInAccount;
   const keyPrefix = `gatehouse-authz-test-${randomUUID()}:`;
 
   const node = () =>
@@ -27,31 +20,10 @@ describeEachDialect('authorization', (testDatabase, dialect) => {
       },
     });
 
-  async function account(name: string): Promise<Caller> {
-    const email = `${name}-${dialect}@example.com`;
-    const created = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/signup',
-      payload: { email, password: PASSWORD },
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    const login = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      payload: { email, password: PASSWORD },
-    });
-    return {
-      id: created.json().user.id,
-      email,
-      headers: {
-        cookie: String(login.headers['set-cookie']).split(';')[0]!,
-        'x-csrf-token': login.json().csrfToken,
-      },
-    };
-  }
+  const account = (name: string) => signedInAccount(harness.app, name, dialect);
 
   const call = (
-    caller: Caller,
+    caller: SignedInAccount,
     method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
     url: string,
     payload?: object,

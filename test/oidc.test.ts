@@ -336,6 +336,27 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     return confirmed.json().backupCodes as string[];
   }
 
+  /** A first-party app's sign-in request through the password form; returns the page that follows it. */
+  async function throughPasswordForm(email: string) {
+    const { client, secret } = await webClient({ firstParty: true });
+    const config = await discover(client.id, secret);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const agent = new UserAgent();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const form = await agent.follow(url.toString());
+    const loginAction = /action="([^"]+\/login)"/.exec(form.body)![1]!;
+    const page = await agent.follow(new URL(loginAction, issuer).toString(), {
+      method: 'POST',
+      form: { email, password: PASSWORD },
+    });
+    return { config, verifier, agent, page };
+  }
+
   /** Authorization request → login form → consent → callback; returns the callback URL. */
   async function authorize(
     config: oidc.Configuration,
@@ -501,22 +522,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     ahead += 31_000; // past the resend pause
 
-    const { client, secret } = await webClient({ firstParty: true });
-    const config = await discover(client.id, secret);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const agent = new UserAgent();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const form = await agent.follow(url.toString());
-    const loginAction = /action="([^"]+\/login)"/.exec(form.body)![1]!;
-    const mfaPage = await agent.follow(new URL(loginAction, issuer).toString(), {
-      method: 'POST',
-      form: { email, password: PASSWORD },
-    });
+    const { config, verifier, agent, page: mfaPage } = await throughPasswordForm(email);
     expect(mfaPage.body).toContain('E-mail me a code');
     const sendAction = /action="([^"]+\/mfa\/send)"/.exec(mfaPage.body)![1]!;
     const methodId = /name="methodId" value="([^"]+)"/.exec(mfaPage.body)![1]!;
@@ -844,22 +850,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     const email = `mfa-code-${dialect}@example.com`;
     await userAccount(email);
     const backupCode = (await enrollTotp(await apiSession(email)))[0]!;
-    const { client, secret } = await webClient({ firstParty: true });
-    const config = await discover(client.id, secret);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const agent = new UserAgent();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const form = await agent.follow(url.toString());
-    const loginAction = /action="([^"]+\/login)"/.exec(form.body)![1]!;
-    const mfaPage = await agent.follow(new URL(loginAction, issuer).toString(), {
-      method: 'POST',
-      form: { email, password: PASSWORD },
-    });
+    const { config, verifier, agent, page: mfaPage } = await throughPasswordForm(email);
     expect(mfaPage.body).toContain('Two-step verification');
     const mfaAction = /action="([^"]+\/mfa)"/.exec(mfaPage.body)![1]!;
     const wrong = await agent.follow(new URL(mfaAction, issuer).toString(), {

@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type SignedInAccount, signedInAccount } from './helpers/accounts.js';
 import { buildTestApp, type TestApp } from './helpers/app.js';
 import { describeEachDialect } from './helpers/dialects.js';
 import { startTestSmtpServer, type TestSmtpServer } from './helpers/mail.js';
 
-const PASSWORD = 'violet-harbor-lantern-42';
-
-interface Caller {
-  readonly id: string;
-  readonly email: string;
-  readonly headers: { cookie: string; 'x-csrf-token': string };
-}
-
 describeEachDialect('organizations', (testDatabase, dialect) => {
   let harness: TestApp;
   let smtp: TestSmtpServer;
-  let owner: Caller;
+  let owner: SignedInAccount;
 
   beforeAll(async () => {
     smtp = await startTestSmtpServer();
@@ -38,31 +31,14 @@ describeEachDialect('organizations', (testDatabase, dialect) => {
     await smtp?.close();
   });
 
-  async function account(name: string): Promise<Caller> {
-    const email = `${name}-${dialect}@example.com`;
-    const created = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/signup',
-      payload: { email, password: PASSWORD },
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    const login = await harness.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      payload: { email, password: PASSWORD },
-    });
-    return {
-      id: created.json().user.id,
-      email,
-      headers: {
-        cookie: String(login.headers['set-cookie']).split(';')[0]!,
-        'x-csrf-token': login.json().csrfToken,
-      },
-    };
-  }
+  const account = (name: string) => signedInAccount(harness.app, name, dialect);
 
-  const call = (caller: Caller, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
-    harness.app.inject({ method, url, payload, headers: caller.headers });
+  const call = (
+    caller: SignedInAccount,
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    url: string,
+    payload?: object,
+  ) => harness.app.inject({ method, url, payload, headers: caller.headers });
 
   it('invites by e-mail, grants roles within one organization only, and keeps organizations apart', async () => {
     await call(owner, 'POST', '/api/v1/admin/permissions', { name: 'projects:read' });
