@@ -572,6 +572,17 @@ describeEachDialect('authorization', (testDatabase, dialect) => {
     const names = [...first.json().roles, ...second.json().roles].map((role: { name: string }) => role.name);
     expect(new Set(names).size).toBe(4);
     expect((await call(owner, 'GET', '/api/v1/admin/roles?limit=0')).statusCode).toBe(400);
+    // Policies page the same way (four are left from the policy test above).
+    const policyNames = async (offset: number) =>
+      (
+        (await call(owner, 'GET', `/api/v1/admin/policies?limit=2&offset=${offset}`)).json().policies as {
+          name: string;
+        }[]
+      ).map((policy) => policy.name);
+    const [front, back] = [await policyNames(0), await policyNames(2)];
+    expect(front).toHaveLength(2);
+    expect(back).toHaveLength(2);
+    expect(new Set([...front, ...back]).size).toBe(4);
   });
 });
 

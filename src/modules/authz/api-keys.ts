@@ -147,8 +147,8 @@ export function createApiKeyService(deps: {
       return { key: view(row), token: `gh_${id}_${secret}` };
     },
 
-    async list(principal: KeyPrincipal): Promise<ApiKeyView[]> {
-      return (await listApiKeys(database.db, principal.type, principal.id)).map(view);
+    async list(principal: KeyPrincipal, page?: { limit: number; offset: number }): Promise<ApiKeyView[]> {
+      return (await listApiKeys(database.db, principal.type, principal.id, page)).map(view);
     },
 
     async revoke(

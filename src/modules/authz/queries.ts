@@ -518,6 +518,7 @@ export async function listApiKeys(
   db: Db,
   principalType: KeyPrincipalType,
   principalId: string,
+  page: Page = { limit: 500, offset: 0 },
 ): Promise<ApiKeyRow[]> {
   return db
     .selectFrom('api_keys')
@@ -525,6 +526,9 @@ export async function listApiKeys(
     .where('principal_type', '=', principalType)
     .where('principal_id', '=', principalId)
     .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(page.limit)
+    .offset(page.offset)
     .execute();
 }
 
@@ -577,8 +581,10 @@ export async function organizationPrincipal(db: Db, organizationId: string, user
 
 export type PolicyRow = AuthzPoliciesTable;
 
-export async function listPolicies(db: Db): Promise<PolicyRow[]> {
-  return db.selectFrom('authz_policies').selectAll().orderBy('name').execute();
+/** Every policy (the engine needs them all), or one page of them for a listing. */
+export async function listPolicies(db: Db, page?: Page): Promise<PolicyRow[]> {
+  const query = db.selectFrom('authz_policies').selectAll().orderBy('name');
+  return (page ? query.limit(page.limit).offset(page.offset) : query).execute();
 }
 
 export async function findPolicy(db: Db, idOrName: string): Promise<PolicyRow | undefined> {

@@ -458,10 +458,11 @@ export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService; apiKe
       schema: {
         tags: ['me'],
         summary: 'Your API keys (never their secrets)',
+        querystring: PageQuery,
         response: { 200: ApiKeysResponse, ...problemResponses },
       },
     },
-    async (request) => ({ keys: await apiKeys.list(me(request)) }),
+    async (request) => ({ keys: await apiKeys.list(me(request), request.query) }),
   );
   app.post(
     '/api/v1/me/api-keys',
@@ -607,11 +608,12 @@ export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService; apiKe
       schema: {
         tags,
         summary: "A service account's API keys",
+        querystring: PageQuery,
         params: ServiceAccountParams,
         response: { 200: ApiKeysResponse, ...problemResponses },
       },
     },
-    async (request) => ({ keys: await apiKeys.list(await service(request)) }),
+    async (request) => ({ keys: await apiKeys.list(await service(request), request.query) }),
   );
   app.post(
     '/api/v1/admin/service-accounts/:serviceAccount/api-keys',
@@ -673,10 +675,11 @@ export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService; apiKe
       schema: {
         tags,
         summary: 'Attribute policies (Cedar), current versions',
+        querystring: PageQuery,
         response: { 200: PoliciesResponse, ...problemResponses },
       },
     },
-    async () => ({ policies: await authz.listPolicies() }),
+    async (request) => ({ policies: await authz.listPolicies(request.query) }),
   );
   app.get(
     '/api/v1/admin/policies/:policy',

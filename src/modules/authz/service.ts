@@ -927,8 +927,8 @@ export function createAuthzService(deps: {
 
     // Attribute policies --------------------------------------------------------------------------------------
 
-    async listPolicies(): Promise<PolicyView[]> {
-      return (await listPolicies(database.db)).map(policyView);
+    async listPolicies(page: Page): Promise<PolicyView[]> {
+      return (await listPolicies(database.db, page)).map(policyView);
     },
 
     async getPolicy(idOrName: string) {
