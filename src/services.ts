@@ -130,7 +130,7 @@ export async function createServices(platform: Platform) {
   const signingKeys = createSigningKeys({ database, clock, sealedBox, algorithms: signingAlgorithms });
   const resources = createResourceService({ database, clock, events });
   const consents = createConsentService({ database, clock, events });
-  const authz = createAuthzService({ database, clock, events, pubsub, logger });
+  const authz = createAuthzService({ database, clock, events, pubsub, logger, settings: config.authz });
   const unsubscribeAuthz = await authz.listen();
   const apiKeys = createApiKeyService({ database, clock, secretKey: platform.secretKey, events });
   const organizations = createOrganizationService({

@@ -462,11 +462,41 @@ describeEachDialect('authorization', (testDatabase, dialect) => {
 
     const save = (name: string, text: string, enabled = true) =>
       call(owner, 'PUT', `/api/v1/admin/policies/${name}`, { text, enabled });
+
+    // Checked against the schema too: each mistake a 400 that points at it, nothing saved.
+    const schemaProblem = async (text: string) => {
+      const refused = await save('mistaken', text);
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json().code).toBe('policy_invalid');
+      return refused.json().detail as string;
+    };
+    expect(await schemaProblem('permit (principal, action == Action::"notes:edti", resource);')).toMatch(
+      /^line 1, column \d+: .*notes:edti/,
+    );
+    expect(
+      await schemaProblem(
+        'permit (principal, action == Action::"notes:edit", resource)\nwhen { resource.colour == "red" };',
+      ),
+    ).toMatch(/^line 2, column \d+: .*colour/);
+    // Declared but optional: read only after `has`, so a check without it cannot turn the policy into an error.
+    expect(
+      await schemaProblem(
+        'permit (principal, action == Action::"notes:edit", resource) when { resource.owner == principal.id };',
+      ),
+    ).toMatch(/owner/);
+    expect(
+      await schemaProblem('forbid (principal, action, resource) when { context.hour == "noon" };'),
+    ).toMatch(/^line 1, column \d+: /);
+    expect((await call(owner, 'GET', '/api/v1/admin/policies/mistaken')).statusCode).toBe(404);
+    const schema = (await call(owner, 'GET', '/api/v1/admin/policy-schema')).json().schema;
+    expect(Object.keys(schema[''].actions)).toEqual(expect.arrayContaining(['notes:edit', 'payroll:run']));
+    expect(schema[''].entityTypes.Resource.shape.attributes.owner).toMatchObject({ type: 'String' });
+
     expect(
       (
         await save(
           'owner-edits',
-          'permit (principal, action == Action::"notes:edit", resource) when { resource.owner == principal.id };',
+          'permit (principal, action == Action::"notes:edit", resource) when { resource has owner && resource.owner == principal.id };',
         )
       ).statusCode,
     ).toBe(200);

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AccountSettingsSchema } from '../modules/accounts/settings.js';
+import { AuthzSettingsSchema } from '../modules/authz/settings.js';
 import { MfaSettingsSchema } from '../modules/mfa/settings.js';
 import { OidcSettingsSchema } from '../modules/oidc/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
@@ -203,6 +204,7 @@ export const ConfigSchema = Type.Object(
     sms: SmsSettingsSchema,
     mfa: MfaSettingsSchema,
     oidc: OidcSettingsSchema,
+    authz: AuthzSettingsSchema,
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { AuthzSettings, PolicyAttributeType } from './settings.js';
 
 /**
  * Attribute policies run on Cedar (the policy language and engine AWS maintains; its WebAssembly build runs on
@@ -52,11 +53,121 @@ export function checkPolicy(text: string): PolicyProblem[] {
   return [];
 }
 
-/** A Cedar value for a JSON one: IP addresses written as such become Cedar `ip` values. */
-function contextValue(key: string, value: unknown): unknown {
-  if (key === 'ip' && typeof value === 'string') return { __extn: { fn: 'ip', arg: value } };
-  return value;
+type AttributeType = Record<string, unknown>;
+
+const cedarType = (type: PolicyAttributeType, required: boolean): AttributeType => {
+  const base =
+    type === 'Set<String>'
+      ? { type: 'Set', element: { type: 'String' } }
+      : type === 'ipaddr'
+        ? { type: 'Extension', name: 'ipaddr' }
+        : { type };
+  return { ...base, required };
+};
+
+const record = (
+  fixed: Record<string, AttributeType>,
+  declared: Record<string, PolicyAttributeType>,
+): AttributeType => ({
+  type: 'Record',
+  attributes: {
+    ...Object.fromEntries(Object.entries(declared).map(([name, type]) => [name, cedarType(type, false)])),
+    ...fixed,
+  },
+});
+
+/**
+ * The Cedar schema policies are validated against: principals (users and service accounts) with their id,
+ * roles and groups; one action per registered permission; resources and context with the attributes the
+ * settings declare (Cedar has no open records, so an attribute must be declared before a policy reads it).
+ */
+export function policySchema(settings: AuthzSettings, permissions: readonly string[]) {
+  const principal = {
+    shape: record(
+      {
+        id: cedarType('String', true),
+        roles: cedarType('Set<String>', true),
+        groups: cedarType('Set<String>', true),
+      },
+      {},
+    ),
+  };
+  const context = record(
+    {
+      hour: cedarType('Long', true),
+      weekday: cedarType('Long', true),
+      roles_allow: cedarType('Boolean', true),
+    },
+    settings.contextAttributes,
+  );
+  return {
+    '': {
+      entityTypes: {
+        User: principal,
+        ServiceAccount: principal,
+        Resource: { shape: record({ id: cedarType('String', false) }, settings.resourceAttributes) },
+      },
+      actions: Object.fromEntries(
+        permissions.map((permission) => [
+          permission,
+          {
+            appliesTo: {
+              principalTypes: ['User', 'ServiceAccount'],
+              resourceTypes: ['Resource'],
+              context,
+            },
+          },
+        ]),
+      ),
+    },
+  };
 }
+
+export type PolicySchema = ReturnType<typeof policySchema>;
+
+/** Where in `text` a Cedar source location starts, as line and column. */
+const located = (text: string, locations: { start: number }[] | undefined) =>
+  locations?.[0] ? position(text, locations[0].start) : {};
+
+/**
+ * Checks one policy: its syntax, then its meaning against the schema (unknown actions, attributes not
+ * declared, optional attributes read without `has`, type mismatches). Problems carry line and column.
+ */
+export function checkPolicyAgainst(text: string, schema: PolicySchema): PolicyProblem[] {
+  const syntax = checkPolicy(text);
+  if (syntax.length > 0) return syntax;
+  const answer = cedar.validate({
+    schema: schema as never,
+    policies: { staticPolicies: { policy: text } },
+    validationSettings: { mode: 'strict' },
+  });
+  if (answer.type === 'failure') {
+    throw new Error(`the policy schema is not valid: ${answer.errors.map((e) => e.message).join('; ')}`);
+  }
+  return answer.validationErrors.map(({ error }) => ({
+    message: error.help ? `${error.message} (${error.help})` : error.message,
+    ...located(text, error.sourceLocations),
+  }));
+}
+
+/** Which attributes hold IP addresses, so their string values reach Cedar as `ip` values. */
+export function ipAttributes(settings: AuthzSettings) {
+  const names = (declared: Record<string, PolicyAttributeType>) =>
+    new Set(
+      Object.entries(declared)
+        .filter(([, type]) => type === 'ipaddr')
+        .map(([name]) => name),
+    );
+  return { resource: names(settings.resourceAttributes), context: names(settings.contextAttributes) };
+}
+
+const cedarValues = (values: Record<string, unknown>, ipNames: ReadonlySet<string>) =>
+  Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [
+      key,
+      ipNames.has(key) && typeof value === 'string' ? { __extn: { fn: 'ip', arg: value } } : value,
+    ]),
+  );
 
 /**
  * A compiled set of policies, kept parsed inside the engine under `setId`. Compiling again under the same id
@@ -65,6 +176,7 @@ function contextValue(key: string, value: unknown): unknown {
 export function compilePolicies(
   setId: 'live' | 'draft',
   policies: readonly { name: string; text: string }[],
+  ipNames: ReturnType<typeof ipAttributes>,
 ) {
   const id = `gatehouse-${setId}`;
   const staticPolicies: Record<string, string> = { [RBAC_POLICY_ID]: RBAC_POLICY };
@@ -81,9 +193,7 @@ export function compilePolicies(
       const principal = { type: request.principal.type, id: request.principal.id };
       const resourceId = typeof request.resource?.id === 'string' ? request.resource.id : 'unspecified';
       const resource = { type: 'Resource', id: resourceId };
-      const context = Object.fromEntries(
-        Object.entries(request.context).map(([key, value]) => [key, contextValue(key, value)]),
-      );
+      const context = cedarValues(request.context, ipNames.context);
       const answer = cedar.statefulIsAuthorized({
         principal,
         action: { type: 'Action', id: request.action },
@@ -92,7 +202,11 @@ export function compilePolicies(
         preparsedPolicySetId: id,
         entities: [
           { uid: principal, attrs: request.principal.attributes as never, parents: [] },
-          { uid: resource, attrs: (request.resource ?? {}) as never, parents: [] },
+          {
+            uid: resource,
+            attrs: cedarValues(request.resource ?? {}, ipNames.resource) as never,
+            parents: [],
+          },
         ],
       });
       if (answer.type === 'failure') {

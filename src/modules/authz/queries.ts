@@ -176,14 +176,9 @@ export async function groupNames(db: Db, groupIds: readonly string[]) {
 
 // Permissions -------------------------------------------------------------------------------------------------
 
-export async function listPermissions(db: Db, page: Page): Promise<PermissionRow[]> {
-  return db
-    .selectFrom('authz_permissions')
-    .selectAll()
-    .orderBy('name')
-    .limit(page.limit)
-    .offset(page.offset)
-    .execute();
+export async function listPermissions(db: Db, page?: Page): Promise<PermissionRow[]> {
+  const query = db.selectFrom('authz_permissions').selectAll().orderBy('name');
+  return (page ? query.limit(page.limit).offset(page.offset) : query).execute();
 }
 
 export async function findPermission(db: Db, name: string): Promise<PermissionRow | undefined> {

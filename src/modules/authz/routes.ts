@@ -37,6 +37,7 @@ import {
   PolicyNameParams,
   PolicyParams,
   PolicyResponse,
+  PolicySchemaResponse,
   PolicyTestBody,
   RoleBody,
   RoleParams,
@@ -734,6 +735,19 @@ export const authzRoutes: FastifyPluginAsyncTypebox<{ authz: AuthzService; apiKe
       },
     },
     async (request) => authz.tryPolicy(request.body.policy, request.body.request),
+  );
+  app.get(
+    '/api/v1/admin/policy-schema',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary:
+          'The Cedar schema policies are validated against: one action per permission, declared resource and context attributes',
+        response: { 200: PolicySchemaResponse, ...problemResponses },
+      },
+    },
+    async () => ({ schema: await authz.policySchema() }),
   );
 
   // Decisions -----------------------------------------------------------------------------------------------

@@ -282,6 +282,10 @@ export const PolicyBody = Type.Object(
 );
 export const PolicyResponse = Type.Object({ policy: PolicySchema });
 export const PoliciesResponse = Type.Object({ policies: Type.Array(PolicySchema) });
+/** Cedar's JSON schema format (https://docs.cedarpolicy.com/schema/json-schema.html), passed through as is. */
+export const PolicySchemaResponse = Type.Object({
+  schema: Type.Record(Type.String(), Type.Unknown()),
+});
 export const PolicyTestBody = Type.Object(
   {
     policy: Type.Object(

@@ -13,8 +13,10 @@ import {
   type CedarDecision,
   type CedarRequest,
   type CompiledPolicies,
-  checkPolicy,
+  checkPolicyAgainst,
   compilePolicies,
+  ipAttributes,
+  policySchema,
 } from './cedar.js';
 import { AuthzErrors } from './errors.js';
 import { AuthzEvents } from './events.js';
@@ -81,6 +83,7 @@ import {
   userPrincipals,
   usersHolding,
 } from './queries.js';
+import type { AuthzSettings } from './settings.js';
 
 /** The role every account holds without an assignment, and the two whose holders count as administrators. */
 export const USER_ROLE_ID = 'role_user';
@@ -167,9 +170,11 @@ export function createAuthzService(deps: {
   events: EventRecorder;
   pubsub: PubSub;
   logger: Logger;
+  settings: AuthzSettings;
   cacheSize?: number;
 }) {
   const { database, clock } = deps;
+  const ipNames = ipAttributes(deps.settings);
   let graph: Promise<AuthzGraph> | undefined;
   // Bumped by every invalidation: a result computed across one is not cached.
   let generation = 0;
@@ -312,6 +317,7 @@ export function createAuthzService(deps: {
         livePolicies = compilePolicies(
           'live',
           rows.filter((row) => row.enabled === 1),
+          ipNames,
         );
         return livePolicies;
       });
@@ -323,8 +329,14 @@ export function createAuthzService(deps: {
     return policies;
   };
 
-  function assertValidPolicy(text: string): void {
-    const problems = checkPolicy(text);
+  const currentSchema = async () =>
+    policySchema(
+      deps.settings,
+      (await listPermissions(database.db)).map((permission) => permission.name),
+    );
+
+  async function assertValidPolicy(text: string): Promise<void> {
+    const problems = checkPolicyAgainst(text, await currentSchema());
     if (problems.length > 0) {
       throw new GatehouseError(
         AuthzErrors.policy_invalid,
@@ -640,11 +652,11 @@ export function createAuthzService(deps: {
 
     /** A decision as it would be with `draft` saved (added, or replacing the policy of that name). */
     async tryPolicy(draft: { name: string; text: string }, request: CheckRequest): Promise<Decision> {
-      assertValidPolicy(draft.text);
+      await assertValidPolicy(draft.text);
       const stored = (await listPolicies(database.db)).filter(
         (policy) => policy.enabled === 1 && policy.name !== draft.name,
       );
-      const compiled = compilePolicies('draft', [...stored, draft]);
+      const compiled = compilePolicies('draft', [...stored, draft], ipNames);
       return decide(request, { explain: true }, compiled);
     },
 
@@ -927,6 +939,9 @@ export function createAuthzService(deps: {
 
     // Attribute policies --------------------------------------------------------------------------------------
 
+    /** The Cedar schema policies are validated against (JSON schema format). */
+    policySchema: currentSchema,
+
     async listPolicies(page: Page): Promise<PolicyView[]> {
       return (await listPolicies(database.db, page)).map(policyView);
     },
@@ -950,7 +965,7 @@ export function createAuthzService(deps: {
       input: { name: string; text: string; description?: string | undefined; enabled?: boolean | undefined },
       context: Actor,
     ): Promise<PolicyView> {
-      assertValidPolicy(input.text);
+      await assertValidPolicy(input.text);
       const existing = await findPolicy(database.db, input.name);
       const now = clock.now();
       const row: PolicyRow = {
