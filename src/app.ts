@@ -346,14 +346,17 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       logger: platform.logger,
       trustProxy: config.server.trustProxy !== false,
       findAccount: (id) => services.accounts.oidcAccount(id),
-      async authzFacts(accountId) {
-        const access = await services.authz.effectiveAccess(accountId);
+      async authzFacts(accountId, organizationId) {
+        const access = organizationId
+          ? await services.authz.organizationAccess(accountId, organizationId)
+          : await services.authz.effectiveAccess(accountId);
         return {
           roles: access.roles,
           groups: access.groups,
           permissions: [...access.permissions.keys()].sort(),
         };
       },
+      organization: (idOrSlug, accountId) => services.organizations.membership(idOrSlug, accountId),
       productName: config.accounts.productName,
       allowPrivateNetworkCalls: config.oidc.allowPrivateNetworkCalls,
       enableEdDSA: config.oidc.enableEdDSA,
@@ -425,6 +428,8 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
         (client) => client.firstParty,
         () => false,
       ),
+    isOrganizationMember: async (idOrSlug, accountId) =>
+      (await services.organizations.membership(idOrSlug, accountId))?.member === true,
     now: () => platform.clock.now(),
     csrfToken: (sessionId) => services.sessions.csrfToken(sessionId),
   });

@@ -821,6 +821,77 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(plain.info.groups).toBeUndefined();
   });
 
+  it('issues access tokens for one organization, to its members only, with the roles they hold there', async () => {
+    const email = `org-${dialect}@example.com`;
+    const userId = await userAccount(email);
+    const { authz, organizations } = harness.app.services;
+    await authz.createPermission({ name: `projects-${dialect}:read` }, {});
+    await authz.createRole(
+      { name: `project-viewer-${dialect}`, permissions: [`projects-${dialect}:read`] },
+      {},
+    );
+    const acme = await organizations.create({ name: 'Acme', slug: `acme-${dialect}` }, {});
+    await organizations.create({ name: 'Globex', slug: `globex-${dialect}` }, {});
+    await organizations.addMember(acme.id, userId, {});
+    await organizations.grantRole(acme.id, userId, `project-viewer-${dialect}`, {});
+    const { client, secret } = await webClient({
+      firstParty: true,
+      authzClaims: ['roles', 'permissions'],
+      scopes: ['openid', 'offline_access', 'organization'],
+    });
+    const config = await discover(client.id, secret);
+    const signInFor = async (organization: string, clientConfig = config) => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const resource = `urn:gatehouse:organization:${organization}`;
+      const { callback } = await authorize(clientConfig, email, {
+        scope: 'openid offline_access organization',
+        resource,
+        prompt: 'consent',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      return { callback, verifier, resource };
+    };
+
+    // A member, asking by slug: a JWT for that organization, with the roles and permissions held in it.
+    const acmeFlow = await signInFor(`acme-${dialect}`);
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      acmeFlow.callback,
+      { pkceCodeVerifier: acmeFlow.verifier },
+      { resource: acmeFlow.resource },
+    );
+    const keys = createRemoteJWKSet(new URL(`${issuer}/oauth2/jwks`));
+    const audience = `urn:gatehouse:organization:${acme.id}`;
+    const { payload } = await jwtVerify(tokens.access_token, keys, { issuer, audience, typ: 'at+jwt' });
+    expect(payload).toMatchObject({ sub: userId, org_id: acme.id, scope: 'organization' });
+    expect(payload.roles).toContain(`project-viewer-${dialect}`);
+    expect(payload.permissions).toContain(`projects-${dialect}:read`);
+
+    // Not a member of Globex: refused at sign-in. An organization that does not exist: an invalid target.
+    const globex = await signInFor(`globex-${dialect}`);
+    expect(globex.callback.searchParams.get('error')).toBe('access_denied');
+    const nowhere = await signInFor('no-such-organization');
+    expect(nowhere.callback.searchParams.get('error')).toBe('invalid_target');
+
+    // A client not registered for organizations cannot ask for one.
+    const other = await webClient({ firstParty: true, scopes: ['openid', 'offline_access'] });
+    const otherFlow = await signInFor(acme.id, await discover(other.client.id, other.secret));
+    expect(otherFlow.callback.searchParams.get('error')).toBe('invalid_target');
+
+    // Membership is checked whenever a token is issued: refreshing works until the user leaves.
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!, {
+      resource: acmeFlow.resource,
+    });
+    expect((await jwtVerify(refreshed.access_token, keys, { issuer, audience })).payload.org_id).toBe(
+      acme.id,
+    );
+    await organizations.removeMember(acme.id, userId, {});
+    await expect(
+      oidc.refreshTokenGrant(config, refreshed.refresh_token!, { resource: acmeFlow.resource }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('signs in again without the form while the Gatehouse session lasts, unless prompt=login', async () => {
     const email = `sso-${dialect}@example.com`;
     await userAccount(email);

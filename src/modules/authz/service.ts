@@ -610,6 +610,7 @@ export function createAuthzService(deps: {
     listen: () => deps.pubsub.subscribe(CHANGED_CHANNEL, () => forget()),
 
     effectiveAccess,
+    organizationAccess,
 
     accessOf,
 

@@ -9,6 +9,7 @@ import type { AccountService, LoginResult } from '../accounts/service.js';
 import type { FactorProof, MethodSummary, MfaService } from '../mfa/service.js';
 import { type SessionCookie, setHostCookie, setSessionCookie } from '../sessions/plugin.js';
 import { meetsAcr, requiredAcr } from './acr.js';
+import { organizationFromIndicator } from './provider.js';
 
 export interface InteractionOptions {
   readonly provider: () => Promise<Provider>;
@@ -18,6 +19,8 @@ export interface InteractionOptions {
   readonly cookie: SessionCookie;
   readonly pendingCookie: SessionCookie;
   readonly isFirstParty: (clientId: string) => Promise<boolean>;
+  /** Whether the account belongs to the organization (id or slug) a token is asked for. */
+  readonly isOrganizationMember: (idOrSlug: string, accountId: string) => Promise<boolean>;
   /** The session's CSRF token, for the step-up page's passkey button (a JSON call as the session). */
   readonly csrfToken: (sessionId: string) => string;
   readonly now: () => number;
@@ -238,6 +241,19 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       missingOIDCClaims?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
+    // A token for an organization only for its members (checked again whenever one is issued).
+    for (const indicator of Object.keys(missing.missingResourceScopes ?? {})) {
+      const organization = organizationFromIndicator(indicator);
+      if (
+        organization !== undefined &&
+        !(session?.accountId && (await options.isOrganizationMember(organization, session.accountId)))
+      ) {
+        return {
+          error: 'access_denied',
+          error_description: 'The user is not a member of that organization',
+        };
+      }
+    }
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {

@@ -25,6 +25,19 @@ import type { ResourceService } from './resources.js';
 export const GATEHOUSE_API_SCOPES = ['authz:check'] as const;
 export const gatehouseApi = (issuer: string) => `${issuer}/api`;
 
+/**
+ * Tokens for one organization: a client registered with the `organization` scope asks for
+ * `resource=urn:gatehouse:organization:<id or slug>` and gets a JWT access token whose audience is that
+ * organization, with `org_id` and (for clients with authzClaims) the roles and permissions that hold in it.
+ * Only members get one; membership is checked again each time a token is issued (refresh included).
+ */
+export const ORGANIZATION_SCOPE = 'organization';
+export const ORGANIZATION_RESOURCE_PREFIX = 'urn:gatehouse:organization:';
+export const organizationFromIndicator = (indicator: string | undefined) =>
+  indicator?.startsWith(ORGANIZATION_RESOURCE_PREFIX)
+    ? indicator.slice(ORGANIZATION_RESOURCE_PREFIX.length)
+    : undefined;
+
 /** Where each endpoint lives, below the issuer (discovery stays at /.well-known/openid-configuration). */
 export const OIDC_ROUTES = {
   authorization: '/oauth2/authorize',
@@ -68,7 +81,12 @@ export interface OidcProviderDependencies {
   readonly logger: Logger;
   readonly trustProxy: boolean;
   readonly findAccount: (id: string) => Promise<OidcAccount | undefined>;
-  readonly authzFacts: (accountId: string) => Promise<AuthzFacts>;
+  readonly authzFacts: (accountId: string, organizationId?: string) => Promise<AuthzFacts>;
+  /** An organization by id or slug, with whether this account is a member of it. */
+  readonly organization: (
+    idOrSlug: string,
+    accountId: string | undefined,
+  ) => Promise<{ id: string; member: boolean } | undefined>;
   readonly productName: string;
   /** RP-initiated logout confirmed: end the Gatehouse session of this browser too (its Cookie header). */
   readonly onLogout: (cookieHeader: string | undefined) => Promise<void>;
@@ -111,10 +129,11 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
   const authzClaimsFor = async (
     client: { metadata(): Record<string, unknown> } | undefined,
     accountId: string,
+    organizationId?: string,
   ): Promise<Partial<Record<AuthzClaim, string[]>>> => {
     const wanted = (client?.metadata()[AUTHZ_CLAIMS_METADATA] as AuthzClaim[] | undefined) ?? [];
     if (wanted.length === 0) return {};
-    const facts = await deps.authzFacts(accountId);
+    const facts = await deps.authzFacts(accountId, organizationId);
     return Object.fromEntries(wanted.map((claim) => [claim, [...facts[claim]]]));
   };
   const configuration: Configuration = {
@@ -166,12 +185,26 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
         enabled: true,
         // A client may get a token for an API only for the API scopes it was registered with.
         async getResourceServerInfo(_ctx, indicator, client) {
+          const allowedScopes = (client.metadata()[API_SCOPES_METADATA] as string[] | undefined) ?? [];
+          const organizationRef = organizationFromIndicator(indicator);
+          if (organizationRef !== undefined) {
+            const organization = allowedScopes.includes(ORGANIZATION_SCOPE)
+              ? await deps.organization(organizationRef, undefined)
+              : undefined;
+            if (!organization) throw new errors.InvalidTarget();
+            return {
+              scope: ORGANIZATION_SCOPE,
+              audience: `${ORGANIZATION_RESOURCE_PREFIX}${organization.id}`,
+              accessTokenTTL: deps.ttl.accessTokenSeconds,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'ES256' } },
+            };
+          }
           const resource =
             indicator === gatehouseApi(deps.issuer)
               ? { identifier: indicator, scopes: [...GATEHOUSE_API_SCOPES], accessTokenTtlSeconds: null }
               : await deps.resources.byIdentifier(indicator);
-          const allowed = new Set((client.metadata()[API_SCOPES_METADATA] as string[] | undefined) ?? []);
-          const scopes = resource?.scopes.filter((scope) => allowed.has(scope)) ?? [];
+          const scopes = resource?.scopes.filter((scope) => allowedScopes.includes(scope)) ?? [];
           if (!resource || scopes.length === 0) throw new errors.InvalidTarget();
           return {
             scope: scopes.join(' '),
@@ -242,7 +275,19 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     // JWT access tokens for an API carry the same facts, for the API to decide with.
     async extraTokenClaims(ctx, token) {
       const accountId = (token as { accountId?: string }).accountId;
-      return accountId ? authzClaimsFor(ctx.oidc.client, accountId) : undefined;
+      if (!accountId) return undefined;
+      const audience = (token as { resourceServer?: { audience?: string } }).resourceServer?.audience;
+      const organizationRef = organizationFromIndicator(audience);
+      if (organizationRef === undefined) return authzClaimsFor(ctx.oidc.client, accountId);
+      // Membership may have ended since consent: no token for an organization one has left.
+      const organization = await deps.organization(organizationRef, accountId);
+      if (!organization?.member) {
+        throw new errors.InvalidGrant('the user is not a member of that organization');
+      }
+      return {
+        org_id: organization.id,
+        ...(await authzClaimsFor(ctx.oidc.client, accountId, organization.id)),
+      };
     },
     // The engine's dispatcher refuses special-use addresses (SSRF); dropping it allows private networks.
     fetch: (url, options) =>

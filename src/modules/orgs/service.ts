@@ -268,6 +268,16 @@ export function createOrganizationService(deps: {
       return view(organization);
     },
 
+    /** An organization by id or slug and whether `userId` belongs to it (for tokens issued for one). */
+    async membership(idOrSlug: string, userId: string | undefined) {
+      const organization = await findOrganization(database.db, idOrSlug);
+      if (!organization) return undefined;
+      return {
+        id: organization.id,
+        member: userId !== undefined && (await isMember(database.db, organization.id, userId)),
+      };
+    },
+
     /** The caller's organizations, with the roles they hold in each. */
     async mine(userId: string) {
       const organizations = await organizationsOf(database.db, userId);
