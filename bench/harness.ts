@@ -131,6 +131,8 @@ export async function startGatehouse(overrides: Record<string, unknown> = {}): P
       // Request logs would measure the terminal, not the server.
       log: { level: 'warn' },
       http: { maxEventLoopDelayMs: 0 },
+      // Load from one address would spend the budgets at once; the rate-limit scenario measures them.
+      security: { rateLimits: { enabled: false } },
       ...overrides,
     },
   });

@@ -8,6 +8,7 @@ import * as m0006 from './0006_authz.js';
 import * as m0007 from './0007_api_keys.js';
 import * as m0008 from './0008_organizations.js';
 import * as m0009 from './0009_policies.js';
+import * as m0010 from './0010_security.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -23,4 +24,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0007_api_keys': m0007,
   '0008_organizations': m0008,
   '0009_policies': m0009,
+  '0010_security': m0010,
 };

@@ -23,6 +23,8 @@ import { createOidcProvider } from './modules/oidc/provider.js';
 import { clientAdminRoutes, connectedAppRoutes, mountOidcProvider } from './modules/oidc/routes.js';
 import { registerOrganizationPages } from './modules/orgs/pages.js';
 import { organizationRoutes } from './modules/orgs/routes.js';
+import { registerSecurityLayer } from './modules/security/plugin.js';
+import { securityRoutes } from './modules/security/routes.js';
 import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
@@ -243,6 +245,35 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   });
   await registerHardening(app, config);
 
+  const services = await createServices(platform);
+  app.onShutdown(() => services.close());
+  app.decorate('services', services);
+  services.housekeeping.start();
+  // Blocks and rate limits come before everything else a request does (sessions, routes, the engine).
+  const stopBlocks = await services.security.blocks.start().catch((error: unknown) => {
+    platform.logger.error({ err: error }, 'security blocks could not be loaded; retrying every minute');
+    return async () => {};
+  });
+  app.onShutdown(stopBlocks);
+  platform.health.register({
+    name: 'rate_limits',
+    critical: false,
+    async check() {
+      const state = services.security.limiter.state();
+      if (state.degraded) {
+        throw new Error('Redis is unavailable: rate limits are enforced per node until it returns');
+      }
+      return { details: state };
+    },
+  });
+  registerSecurityLayer(app, {
+    settings: config.security,
+    blocks: services.security.blocks,
+    limiter: services.security.limiter,
+    events: services.events,
+    sessionCookieName: hostCookie(config.server.publicUrl, 'gh_session').name,
+  });
+
   if (config.docs.enabled) {
     await app.register(swagger, {
       openapi: {
@@ -275,10 +306,6 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   }
 
-  const services = await createServices(platform);
-  app.onShutdown(() => services.close());
-  app.decorate('services', services);
-  services.housekeeping.start();
   const cookie = await registerSessionAuth(app, {
     sessions: services.sessions,
     events: services.events,
@@ -317,6 +344,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   );
   await app.register(authzRoutes, { authz: services.authz, apiKeys: services.apiKeys });
   await app.register(organizationRoutes, { organizations: services.organizations });
+  await app.register(securityRoutes, { blocks: services.security.blocks });
   registerOrganizationPages(app, services.organizations, config.accounts.productName);
   await app.register(adminUserRoutes, {
     accounts: services.accounts,

@@ -14,6 +14,8 @@ import { createResourceService } from './modules/oidc/resources.js';
 import { createOrganizationService } from './modules/orgs/service.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
+import { createBlockService } from './modules/security/blocks.js';
+import { createRateLimiter } from './modules/security/rate-limit.js';
 import { createSessionService } from './modules/sessions/service.js';
 import { createSealedBox, sealingKeysFrom } from './platform/crypto/sealed.js';
 import { createLogEventRecorder, type EventRecorder } from './platform/events.js';
@@ -144,6 +146,26 @@ export async function createServices(platform: Platform) {
     mail: { send: sendInBackground, compose: composer },
   });
 
+  const security = {
+    limiter: createRateLimiter({
+      settings: config.security.rateLimits,
+      redis,
+      registry: metrics.registry,
+      logger,
+      events,
+    }),
+    blocks: createBlockService({
+      database,
+      clock,
+      events,
+      pubsub,
+      logger,
+      settings: config.security,
+      redis,
+      registry: metrics.registry,
+    }),
+  };
+
   const housekeeping = createHousekeeping(
     [
       { name: 'sessions', run: () => sessions.deleteExpired() },
@@ -173,6 +195,7 @@ export async function createServices(platform: Platform) {
     apiKeys,
     organizations,
     signingKeys,
+    security,
     async close() {
       await housekeeping.stop();
       await unsubscribeClients();

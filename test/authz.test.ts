@@ -68,7 +68,15 @@ describeEachDialect('authorization', (testDatabase, dialect) => {
     expect(mine.json()).toEqual({
       roles: ['auditor', 'user'],
       groups: [],
-      permissions: ['audit:read', 'authz:read', 'clients:read', 'orgs:read', 'system:read', 'users:read'],
+      permissions: [
+        'audit:read',
+        'authz:read',
+        'clients:read',
+        'orgs:read',
+        'security:read',
+        'system:read',
+        'users:read',
+      ],
     });
     const viewed = await call(owner, 'GET', `/api/v1/admin/users/${auditor.id}/permissions`);
     expect(viewed.json().roles).toEqual(['auditor', 'user']);

@@ -5,6 +5,7 @@ import { AuthzEvents } from '../src/modules/authz/events.js';
 import { MfaEvents } from '../src/modules/mfa/events.js';
 import { OidcEvents } from '../src/modules/oidc/events.js';
 import { OrgEvents } from '../src/modules/orgs/events.js';
+import { SecurityEvents } from '../src/modules/security/events.js';
 import { SessionEvents } from '../src/modules/sessions/events.js';
 import { buildTestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/dialects.js';
@@ -12,9 +13,15 @@ import { createTestDatabase } from './helpers/dialects.js';
 const document = readFileSync('docs/events.md', 'utf8');
 
 it('documents every security event name in docs/events.md', () => {
-  const names = [AccountEvents, SessionEvents, MfaEvents, OidcEvents, AuthzEvents, OrgEvents].flatMap(
-    (catalogue) => Object.values(catalogue),
-  );
+  const names = [
+    AccountEvents,
+    SessionEvents,
+    MfaEvents,
+    OidcEvents,
+    AuthzEvents,
+    OrgEvents,
+    SecurityEvents,
+  ].flatMap((catalogue) => Object.values(catalogue));
   const missing = names.filter((name) => !document.includes(`\`${name}\``));
   expect(missing).toEqual([]);
 });

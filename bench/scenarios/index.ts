@@ -3,6 +3,7 @@ import { authzChecks } from './authz.js';
 import { healthLive } from './health-live.js';
 import { passwordLogin, sessionOverhead } from './identity.js';
 import { oidcThroughput } from './oidc.js';
+import { rateLimitOverhead } from './rate-limit.js';
 
 /** Every scenario `npm run bench` knows, in the order it runs them. Add new ones here. */
 export const scenarios: readonly Scenario[] = [
@@ -11,4 +12,5 @@ export const scenarios: readonly Scenario[] = [
   passwordLogin,
   oidcThroughput,
   authzChecks,
+  rateLimitOverhead,
 ];

@@ -4,6 +4,7 @@ import { AuthzSettingsSchema } from '../modules/authz/settings.js';
 import { MfaSettingsSchema } from '../modules/mfa/settings.js';
 import { OidcSettingsSchema } from '../modules/oidc/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
+import { SecuritySettingsSchema } from '../modules/security/settings.js';
 import { SessionSettingsSchema } from '../modules/sessions/settings.js';
 import { MailSettingsSchema } from '../platform/mailer/settings.js';
 import { SmsSettingsSchema } from '../platform/sms/settings.js';
@@ -205,6 +206,7 @@ export const ConfigSchema = Type.Object(
     mfa: MfaSettingsSchema,
     oidc: OidcSettingsSchema,
     authz: AuthzSettingsSchema,
+    security: SecuritySettingsSchema,
   },
   { additionalProperties: false },
 );

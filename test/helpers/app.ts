@@ -41,6 +41,8 @@ export function testConfig(databaseUrl: string, overrides: Overrides = {}): Conf
         log: { level: 'info' },
         // Fake-clock tests and coverage slow the loop; overload protection is tested on its own.
         http: { maxEventLoopDelayMs: 0 },
+        // Suites sign in many times from one address; rate limits are tested on their own (security.test.ts).
+        security: { rateLimits: { enabled: false } },
       },
       overrides,
     ),

@@ -38,7 +38,12 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
     const anonymous = await harness.app.inject({ method: 'GET', url: '/health' });
     expect(anonymous.statusCode).toBe(200);
     const publicReport = anonymous.json();
-    expect(Object.keys(publicReport.components).sort()).toEqual(['database', 'migrations', 'redis']);
+    expect(Object.keys(publicReport.components).sort()).toEqual([
+      'database',
+      'migrations',
+      'rate_limits',
+      'redis',
+    ]);
     expect(publicReport.components.database).toEqual({
       status: 'up',
       critical: true,

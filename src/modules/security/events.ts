@@ -1,0 +1,10 @@
+/** Security events of the security layer (logged now; stored by the audit log once it exists). */
+export const SecurityEvents = {
+  rateLimited: 'security.rate_limited',
+  rateLimitDegraded: 'security.rate_limit.degraded',
+  ipBlocked: 'security.ip.blocked',
+  userAgentBlocked: 'security.user_agent.blocked',
+  blockLifted: 'security.block.lifted',
+  blockedRequest: 'security.blocked_request',
+  honeypotHit: 'security.honeytoken.used',
+} as const;

@@ -1,0 +1,43 @@
+import { Type } from '@sinclair/typebox';
+
+export const BlockSchema = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal('ip'), Type.Literal('user_agent')]),
+    value: Type.String(),
+    source: Type.Union([Type.Literal('admin'), Type.Literal('automatic'), Type.Literal('honeypot')]),
+    reason: Type.String(),
+    createdBy: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    liftedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { title: 'Block' },
+);
+
+export const BlockBody = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('ip'), Type.Literal('user_agent')], {
+      description: 'ip: an address or CIDR range (IPv4 or IPv6); user_agent: a case-insensitive substring',
+    }),
+    value: Type.String({ minLength: 2, maxLength: 100 }),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+    durationSeconds: Type.Optional(
+      Type.Integer({ minimum: 60, maximum: 31_536_000, description: 'Absent: until lifted.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const BlocksQuery = Type.Object(
+  {
+    active: Type.Boolean({ default: true, description: 'Only blocks in force (false: history too).' }),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+    offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const BlockParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const BlocksResponse = Type.Object({ blocks: Type.Array(BlockSchema) });
+export const BlockResponse = Type.Object({ block: BlockSchema });
