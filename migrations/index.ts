@@ -9,6 +9,7 @@ import * as m0007 from './0007_api_keys.js';
 import * as m0008 from './0008_organizations.js';
 import * as m0009 from './0009_policies.js';
 import * as m0010 from './0010_security.js';
+import * as m0011 from './0011_sign_in_history.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -25,4 +26,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0008_organizations': m0008,
   '0009_policies': m0009,
   '0010_security': m0010,
+  '0011_sign_in_history': m0011,
 };

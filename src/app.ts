@@ -23,6 +23,7 @@ import { createOidcProvider } from './modules/oidc/provider.js';
 import { clientAdminRoutes, connectedAppRoutes, mountOidcProvider } from './modules/oidc/routes.js';
 import { registerOrganizationPages } from './modules/orgs/pages.js';
 import { organizationRoutes } from './modules/orgs/routes.js';
+import { registerSessionContinuity } from './modules/security/continuity.js';
 import { registerSecurityLayer } from './modules/security/plugin.js';
 import { securityRoutes } from './modules/security/routes.js';
 import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
@@ -143,7 +144,10 @@ function registerPlatformMetrics(platform: Platform): void {
 
 /** Connects to the database (and Redis), applies or checks migrations. Closes what it opened on failure. */
 export async function createPlatform(config: Config, options: BuildAppOptions = {}): Promise<Platform> {
-  const logger = createLogger(config.log, options.logDestination);
+  const logger = createLogger(
+    { ...config.log, redaction: config.security.redaction },
+    options.logDestination,
+  );
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
   const { key: secretKey } = loadSecretKey(config, logger);
@@ -312,6 +316,12 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     publicUrl: config.server.publicUrl,
     trustedOrigins: config.http.corsOrigins.filter((origin) => origin !== '*'),
   });
+  registerSessionContinuity(app, {
+    settings: config.security.risk,
+    events: services.events,
+    // The security.session.moved event carries the reason; session.revoked follows it.
+    endSession: (session) => services.sessions.revokeOne(session.userId, session.id, {}),
+  });
   const pendingCookie = hostCookie(config.server.publicUrl, 'gh_mfa');
   const deviceCookie = hostCookie(config.server.publicUrl, 'gh_device');
   await app.register(accountRoutes, {
@@ -344,7 +354,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   );
   await app.register(authzRoutes, { authz: services.authz, apiKeys: services.apiKeys });
   await app.register(organizationRoutes, { organizations: services.organizations });
-  await app.register(securityRoutes, { blocks: services.security.blocks });
+  await app.register(securityRoutes, { blocks: services.security.blocks, risk: services.risk });
   registerOrganizationPages(app, services.organizations, config.accounts.productName);
   await app.register(adminUserRoutes, {
     accounts: services.accounts,

@@ -15,13 +15,16 @@ import { createOrganizationService } from './modules/orgs/service.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
 import { createBlockService } from './modules/security/blocks.js';
+import { createGeoLocator } from './modules/security/geo.js';
 import { createRateLimiter } from './modules/security/rate-limit.js';
+import { createRiskEngine } from './modules/security/risk.js';
 import { createSessionService } from './modules/sessions/service.js';
 import { createSealedBox, sealingKeysFrom } from './platform/crypto/sealed.js';
 import { createLogEventRecorder, type EventRecorder } from './platform/events.js';
 import { createHousekeeping } from './platform/housekeeping.js';
 import { createMailer } from './platform/mailer/mailer.js';
 import { createInProcessPubSub, createRedisPubSub, type PubSub } from './platform/pubsub.js';
+import { createRedactor } from './platform/redaction.js';
 import { createSmsSender, type SmsMessage } from './platform/sms/sms.js';
 
 /** The services every entry point (HTTP app, CLI) builds from the platform, wired in one place. */
@@ -30,7 +33,7 @@ export async function createServices(platform: Platform) {
   const pubsub: PubSub = redis
     ? createRedisPubSub(redis, logger, config.redis.connectTimeoutMs)
     : createInProcessPubSub();
-  const events: EventRecorder = createLogEventRecorder(logger);
+  const events: EventRecorder = createLogEventRecorder(logger, createRedactor(config.security.redaction));
   const mailer = createMailer(config.mail, {
     logger,
     outboxDir: config.mail.outboxDir ?? join(config.dataDir, 'outbox'),
@@ -93,6 +96,17 @@ export async function createServices(platform: Platform) {
       return signInHooks;
     },
   });
+  const risk = createRiskEngine({
+    database,
+    clock,
+    events,
+    logger,
+    settings: config.security.risk,
+    secretKey: platform.secretKey,
+    geo: createGeoLocator(config.security.risk.geoip),
+    redis,
+    registry: metrics.registry,
+  });
   const accounts = createAccountService({
     database,
     clock,
@@ -107,6 +121,7 @@ export async function createServices(platform: Platform) {
     logger,
     mail: { send: sendInBackground, compose: composer },
     secondFactor: mfa,
+    risk,
   });
   signInHooks = accounts.signInHooks();
 
@@ -196,6 +211,7 @@ export async function createServices(platform: Platform) {
     organizations,
     signingKeys,
     security,
+    risk,
     async close() {
       await housekeeping.stop();
       await unsubscribeClients();

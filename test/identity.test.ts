@@ -11,7 +11,15 @@ const CSRF = 'x-csrf-token';
 interface Agent {
   cookie: string;
   csrf: string;
+  /** The browser it signed in with: sessions are bound to their device. */
+  userAgent?: string | undefined;
 }
+
+/** What the agent's browser sends with every request: its session cookie, from its own user agent. */
+const browser = (agent: Agent): Record<string, string> => ({
+  cookie: agent.cookie,
+  ...(agent.userAgent ? { 'user-agent': agent.userAgent } : {}),
+});
 
 function cookieFrom(response: { headers: Record<string, unknown> }): string {
   const header = response.headers['set-cookie'];
@@ -85,17 +93,20 @@ describeEachDialect('identity', (testDatabase) => {
       headers,
     });
     expect(response.statusCode, response.body).toBe(200);
-    return { cookie: cookieFrom(response), csrf: response.json().csrfToken };
+    return {
+      cookie: cookieFrom(response),
+      csrf: response.json().csrfToken,
+      userAgent: headers['user-agent'],
+    };
   }
 
-  const me = (agent: Agent) =>
-    inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: agent.cookie } });
+  const me = (agent: Agent) => inject({ method: 'GET', url: '/api/v1/me', headers: browser(agent) });
   const write = (agent: Agent, method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
     inject({
       method,
       url,
       payload: payload as object,
-      headers: { cookie: agent.cookie, [CSRF]: agent.csrf },
+      headers: { ...browser(agent), [CSRF]: agent.csrf },
     });
 
   async function makeAdmin(email: string): Promise<Agent> {
@@ -289,7 +300,7 @@ describeEachDialect('identity', (testDatabase) => {
       method: 'PATCH',
       url: '/api/v1/me',
       payload: { name: 'X' },
-      headers: { cookie: agent.cookie },
+      headers: browser(agent),
     });
     expect(missing.statusCode).toBe(403);
     expect(missing.json().code).toBe('csrf_failed');
@@ -297,14 +308,14 @@ describeEachDialect('identity', (testDatabase) => {
       method: 'PATCH',
       url: '/api/v1/me',
       payload: { name: 'X' },
-      headers: { cookie: agent.cookie, [CSRF]: 'forged' },
+      headers: { ...browser(agent), [CSRF]: 'forged' },
     });
     expect(wrong.statusCode).toBe(403);
     const foreign = await inject({
       method: 'PATCH',
       url: '/api/v1/me',
       payload: { name: 'X' },
-      headers: { cookie: agent.cookie, [CSRF]: agent.csrf, origin: 'https://evil.example' },
+      headers: { ...browser(agent), [CSRF]: agent.csrf, origin: 'https://evil.example' },
     });
     expect(foreign.statusCode).toBe(403);
     const ok = await write(agent, 'PATCH', '/api/v1/me', { name: 'Carol' });
@@ -326,7 +337,7 @@ describeEachDialect('identity', (testDatabase) => {
     const listed = await inject({
       method: 'GET',
       url: '/api/v1/me/sessions',
-      headers: { cookie: chrome.cookie },
+      headers: browser(chrome),
     });
     const sessions = listed.json().sessions as {
       id: string;
@@ -413,7 +424,7 @@ describeEachDialect('identity', (testDatabase) => {
     const exported = await inject({
       method: 'GET',
       url: '/api/v1/me/export',
-      headers: { cookie: agent.cookie },
+      headers: browser(agent),
     });
     expect(exported.headers['content-disposition']).toContain('attachment');
     expect(exported.json()).toMatchObject({
@@ -822,13 +833,12 @@ describe('identity limits', () => {
       payload: { email: 'multi@example.com', password: PASSWORD },
     });
     const agent = { cookie: cookieFrom(response), csrf: response.json().csrfToken as string };
-    const onB = () =>
-      nodeB.app.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: agent.cookie } });
+    const onB = () => nodeB.app.inject({ method: 'GET', url: '/api/v1/me', headers: browser(agent) });
     expect((await onB()).statusCode).toBe(200);
     const logout = await nodeA.app.inject({
       method: 'POST',
       url: '/api/v1/auth/logout',
-      headers: { cookie: agent.cookie, [CSRF]: agent.csrf },
+      headers: { ...browser(agent), [CSRF]: agent.csrf },
     });
     expect(logout.statusCode).toBe(204);
     // Node B had the session cached; the invalidation message reaches it through Redis.

@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { parseRange } from '../modules/security/ip.js';
 import { decodeSecretKey } from '../platform/crypto/secret-key.js';
 import { GatehouseError } from '../platform/errors.js';
 import { checkMailSafety } from '../platform/mailer/settings.js';
@@ -197,6 +198,23 @@ function checkSafety(config: Config, problems: string[]): void {
   }
   problems.push(...checkMailSafety(config.mail, config.env));
   problems.push(...checkSmsSafety(config.sms, config.env));
+  config.security.redaction.patterns.forEach((entry, index) => {
+    try {
+      new RegExp(entry.pattern, 'g');
+    } catch (error) {
+      problems.push(
+        `security.redaction.patterns[${index}] (${entry.name}): not a regular expression: ${(error as Error).message}`,
+      );
+    }
+  });
+  for (const [list, values] of [
+    ['allowList', config.security.allowList],
+    ['denyList', config.security.denyList],
+  ] as const) {
+    for (const value of values) {
+      if (!parseRange(value)) problems.push(`security.${list}: ${value} is not an IP address or CIDR range`);
+    }
+  }
   if (!production) return;
   if (!config.secrets.key && !config.secrets.keyFile) {
     problems.push(

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import { createRedactor, type Redactor } from './redaction.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
@@ -24,11 +25,13 @@ export interface EventRecorder {
   record(event: SecurityEvent): void;
 }
 
-export function createLogEventRecorder(logger: Logger): EventRecorder {
+export function createLogEventRecorder(logger: Logger, redactor: Redactor = createRedactor()): EventRecorder {
   return {
     record(event) {
       const level = event.severity === 'low' ? 'info' : 'warn';
-      logger[level]({ securityEvent: event.name, ...event, name: undefined }, event.name);
+      // Details pass the DLP layer here, so whatever stores events later receives them masked.
+      const details = event.details ? redactor.value(event.details) : undefined;
+      logger[level]({ securityEvent: event.name, ...event, details, name: undefined }, event.name);
     },
   };
 }

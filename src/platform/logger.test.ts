@@ -117,6 +117,30 @@ describe('log helpers', () => {
     expect(JSON.parse(lines[0]!).user.email).toBe('c***@example.net');
   });
 
+  it('masks card numbers, national IDs, keys and tokens in messages, fields and errors (DLP)', () => {
+    const lines: string[] = [];
+    const logger = createLogger(
+      {
+        level: 'info',
+        pretty: false,
+        redaction: { patterns: [{ name: 'ticket', pattern: 'TKT-\\d{5}' }], fieldNames: ['favouriteColour'] },
+      },
+      { write: (line: string) => lines.push(line) },
+    );
+    logger.info(
+      { note: 'customer read out 4111 1111 1111 1111 and SSN 123-45-6789', favouriteColour: 'teal' },
+      'support call TKT-12345 with key gh_0123456789abcdef_%s',
+      'A'.repeat(43),
+    );
+    logger.error({ err: new Error('upstream said Bearer abcdefghijklmnopqrstu') }, 'failed');
+    const first = JSON.parse(lines[0]!);
+    expect(first.note).toBe('customer read out [card ****1111] and SSN [national id]');
+    expect(first.favouriteColour).toBe('[redacted]');
+    expect(first.msg).toBe('support call [ticket] with key gh_0123456789abcdef_[redacted]');
+    expect(lines[1]).not.toContain('abcdefghijklmnopqrstu');
+    expect(JSON.parse(lines[1]!).err.message).toBe('upstream said Bearer [redacted]');
+  });
+
   it('makes a request logger only when it logs, with its bindings and the same redaction', () => {
     const lines: string[] = [];
     const parent = createLogger(

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import { format } from 'node:util';
 import pino, { type ChildLoggerOptions, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { createRedactor, type RedactionSettings } from './redaction.js';
 
 /**
  * Keys whose values never reach a log line, at any depth we log. `code` is absent on purpose: error codes
@@ -77,11 +79,28 @@ export function redactUrl(url: string): string {
 export interface LoggerSettings {
   readonly level: string;
   readonly pretty: boolean;
+  /** Content patterns and field names masked in every line (the DLP layer), besides the keys above. */
+  readonly redaction?: RedactionSettings | undefined;
 }
 
 export function loggerOptions(settings: LoggerSettings): LoggerOptions {
   const emailKeys = new Set(EMAIL_KEYS);
+  const redactor = createRedactor(settings.redaction);
   return {
+    // Card numbers, national IDs, keys and tokens written into messages or fields by anyone, ever.
+    formatters: { log: (object) => redactor.value(object) },
+    hooks: {
+      logMethod(args, method) {
+        // The message is formatted first, so a secret split between a template and its arguments is seen whole.
+        const at = args.findIndex((arg) => typeof arg === 'string');
+        if (at === -1) {
+          method.apply(this, args);
+          return;
+        }
+        const message = redactor.text(format(...(args.slice(at) as [string, ...unknown[]])));
+        method.apply(this, [...args.slice(0, at), message] as unknown as Parameters<typeof method>);
+      },
+    },
     level: settings.level,
     base: { service: 'gatehouse' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -91,7 +110,14 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
       censor: (value, path) => (emailKeys.has(path[path.length - 1] ?? '') ? maskEmail(value) : REDACTED),
     },
     serializers: {
-      err: pino.stdSerializers.err,
+      err: (error: Error) => {
+        const serialized = pino.stdSerializers.err(error);
+        return {
+          ...serialized,
+          message: redactor.text(serialized.message),
+          ...(serialized.stack ? { stack: redactor.text(serialized.stack) } : {}),
+        };
+      },
       req: (request: IncomingMessage & { id?: string; ip?: string; routeOptions?: { url?: string } }) => ({
         method: request.method,
         url: redactUrl(request.url ?? ''),

@@ -6,6 +6,7 @@ import type { EventRecorder } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
 import type { MfaUser, SignInGate, SignInHooks } from '../mfa/service.js';
+import type { RiskAssessment, RiskEngine } from '../security/risk.js';
 import type {
   Authentication,
   RequestContext,
@@ -113,8 +114,11 @@ export interface AccountServiceDependencies {
     afterPassword(
       user: MfaUser,
       context: RequestContext & { rememberedDevice?: string | undefined },
+      options?: { ignoreRememberedDevice?: boolean },
     ): Promise<SignInGate>;
   };
+  /** Scores sign-ins and keeps their history (the security layer's risk engine). */
+  readonly risk?: RiskEngine | undefined;
 }
 
 export interface UserView {
@@ -299,6 +303,12 @@ export function createAccountService(deps: AccountServiceDependencies) {
     reason: string,
   ) {
     await deps.throttle.recordFailure(context.ip ?? 'unknown', email);
+    if (deps.risk?.enabled) {
+      await deps.risk.failed(
+        { userId: user?.id, email, ip: context.ip, userAgent: context.userAgent },
+        'pwd',
+      );
+    }
     deps.events.record({
       name: AccountEvents.loginFailed,
       severity: 'low',
@@ -356,8 +366,13 @@ export function createAccountService(deps: AccountServiceDependencies) {
     user: UserRow,
     context: RequestContext,
     authentication: Authentication & { restriction?: SessionRestriction | undefined },
+    assessed?: RiskAssessment,
   ): Promise<LoginResult> {
     const now = clock.now();
+    // Scored again after a second factor (nothing it looks at has changed, and the challenge row is not a success).
+    const attempt = { userId: user.id, email: user.email, ...context };
+    const assessment = assessed ?? (deps.risk?.enabled ? await deps.risk.assess(attempt) : undefined);
+    if (assessment) await deps.risk!.decided(attempt, assessment, authentication.amr.join('+'), 'succeeded');
     await deps.throttle.recordSuccess(context.ip ?? 'unknown', user.email);
     await updateUser(database.db, user.id, {
       failed_login_count: 0,
@@ -377,7 +392,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       requestId: context.requestId,
       details: { sessionId: session.sessionId, amr: authentication.amr, acr: authentication.acr },
     });
-    if (settings.notifyNewSignIn) {
+    if (settings.notifyNewSignIn || (assessment !== undefined && assessment.action !== 'allow')) {
       const device = context.userAgent ? context.userAgent.slice(0, 200) : 'an unknown device';
       const message = deps.mail.compose.newSignIn({
         when: new Date(now).toUTCString(),
@@ -464,6 +479,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         });
       }
 
+      if (deps.risk?.enabled) deps.risk.notePassword(email, input.password);
       const found = await findUserWithPassword(database.db, email);
       if (!found?.password_hash) {
         await deps.passwords.dummyVerify(input.password);
@@ -499,16 +515,37 @@ export function createAccountService(deps: AccountServiceDependencies) {
           requestId: context.requestId,
         });
       }
+      const attempt = { userId: user.id, email, ...context };
+      const assessment = deps.risk?.enabled ? await deps.risk.assess(attempt) : undefined;
+      if (assessment?.action === 'deny') {
+        // Answered like a wrong password, so a credential-stuffing run learns nothing; the owner is told.
+        await deps.risk!.decided(attempt, assessment, 'pwd', 'refused');
+        const message = deps.mail.compose.newSignIn({
+          when: new Date(now).toUTCString(),
+          device: `${context.userAgent?.slice(0, 200) ?? 'an unknown device'} (refused as too risky)`,
+          ip: context.ip ?? 'unknown',
+        });
+        deps.mail.send({ ...message, to: user.email, tag: 'sign-in-refused' });
+        throw invalidCredentials();
+      }
       const gate: SignInGate = deps.secondFactor
-        ? await deps.secondFactor.afterPassword(toMfaUser(user), context)
+        ? await deps.secondFactor.afterPassword(toMfaUser(user), context, {
+            // A risky sign-in proves its second factor even on a remembered device.
+            ignoreRememberedDevice: assessment?.action === 'mfa',
+          })
         : { next: 'session', authentication: { amr: ['pwd'], acr: '1' } };
       // Failure counters are cleared only when every factor is proven; otherwise a known password could be
       // replayed between guesses at the second factor to dodge the lockout.
-      if (gate.next === 'mfa') return { status: 'mfa_required', ...gate };
-      return completeSignIn(user, context, {
-        ...gate.authentication,
-        ...(gate.restriction ? { restriction: gate.restriction } : {}),
-      });
+      if (gate.next === 'mfa') {
+        if (assessment) await deps.risk!.decided(attempt, assessment, 'pwd', 'challenged');
+        return { status: 'mfa_required', ...gate };
+      }
+      return completeSignIn(
+        user,
+        context,
+        { ...gate.authentication, ...(gate.restriction ? { restriction: gate.restriction } : {}) },
+        assessment,
+      );
     },
 
     /** The claims the OpenID provider puts in tokens; undefined for accounts that cannot sign in. */

@@ -770,6 +770,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
     async afterPassword(
       user: MfaUser,
       context: RequestContext & { rememberedDevice?: string | undefined },
+      options: { ignoreRememberedDevice?: boolean } = {},
     ): Promise<SignInGate> {
       const password: Authentication = { amr: ['pwd'], acr: '1' };
       const methods = await activeMethods(user.id);
@@ -781,7 +782,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
         );
         return { next: 'session', authentication: password, restriction: 'mfa_enrollment' };
       }
-      if (settings.rememberDevice.enabled) {
+      if (settings.rememberDevice.enabled && !options.ignoreRememberedDevice) {
         const device = await rememberedDeviceOf(user.id, context.rememberedDevice);
         if (device) {
           await touchRememberedDevice(database.db, device.id, clock.now());

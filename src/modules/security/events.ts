@@ -7,4 +7,7 @@ export const SecurityEvents = {
   blockLifted: 'security.block.lifted',
   blockedRequest: 'security.blocked_request',
   honeypotHit: 'security.honeytoken.used',
+  riskElevated: 'security.risk.elevated',
+  signInRefused: 'security.sign_in.refused',
+  sessionMoved: 'security.session.moved',
 } as const;

@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatehouseError } from '../../platform/errors.js';
 import type { EventRecorder } from '../../platform/events.js';
 import { requestContext } from '../accounts/routes.js';
-import { type BlockService, normalizeIp } from './blocks.js';
+import type { BlockService } from './blocks.js';
 import { SecurityErrors } from './errors.js';
 import { SecurityEvents } from './events.js';
+import { normalizeIp } from './ip.js';
 import { type LimitOutcome, type RateLimiter, rateLimitHeaders } from './rate-limit.js';
 import type { RateLimitClass, SecuritySettings } from './settings.js';
 

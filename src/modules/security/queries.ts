@@ -83,3 +83,102 @@ export async function countAutomaticBlocks(db: Db, value: string, since: number)
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
+
+export interface SecuritySignInsTable {
+  id: string;
+  user_id: string | null;
+  account_key: string;
+  ip: string;
+  network: string;
+  country: string | null;
+  city: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  device: string;
+  user_agent: string | null;
+  method: string;
+  outcome: 'succeeded' | 'failed' | 'challenged' | 'refused';
+  score: number;
+  /** JSON array of reason codes. */
+  reasons: string;
+  action: string;
+  created_at: number;
+}
+
+declare module '../../platform/db/tables.js' {
+  interface Tables {
+    security_sign_ins: SecuritySignInsTable;
+  }
+}
+
+export type SignInRow = SecuritySignInsTable;
+
+export async function insertSignIn(db: Db, row: SignInRow): Promise<void> {
+  await db.insertInto('security_sign_ins').values(row).execute();
+}
+
+/** A user's recent successful sign-ins, newest first: what counts as known (devices, networks, countries). */
+export async function recentSuccesses(db: Db, userId: string, limit: number): Promise<SignInRow[]> {
+  return db
+    .selectFrom('security_sign_ins')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('outcome', '=', 'succeeded')
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+export async function failuresSince(
+  db: Db,
+  by: { column: 'account_key' | 'ip'; value: string },
+  since: number,
+): Promise<number> {
+  const row = await db
+    .selectFrom('security_sign_ins')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where(by.column, '=', by.value)
+    .where('outcome', '=', 'failed')
+    .where('created_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** How many different accounts one IP has tried since `since` (credential stuffing). */
+export async function accountsTriedFrom(db: Db, ip: string, since: number): Promise<number> {
+  const row = await db
+    .selectFrom('security_sign_ins')
+    .select((eb) => eb.fn.count<number>('account_key').distinct().as('count'))
+    .where('ip', '=', ip)
+    .where('created_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+export async function signInHistory(
+  db: Db,
+  userId: string,
+  page: { limit: number; offset: number },
+): Promise<SignInRow[]> {
+  return db
+    .selectFrom('security_sign_ins')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+}
+
+/** Whether this address ever tripped a honeypot (its earlier blocks say so). */
+export async function wasHoneypotSource(db: Db, ip: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('security_blocks')
+    .select('id')
+    .where('kind', '=', 'ip')
+    .where('value', '=', ip)
+    .where('source', '=', 'honeypot')
+    .executeTakeFirst();
+  return row !== undefined;
+}

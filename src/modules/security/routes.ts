@@ -4,12 +4,22 @@ import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
 import { actingUserId, requires } from '../authz/routes.js';
 import type { BlockService } from './blocks.js';
-import { BlockBody, BlockParams, BlockResponse, BlocksQuery, BlocksResponse } from './schemas.js';
+import type { RiskEngine } from './risk.js';
+import {
+  BlockBody,
+  BlockParams,
+  BlockResponse,
+  BlocksQuery,
+  BlocksResponse,
+  HistoryQuery,
+  SignInsResponse,
+  UserParams,
+} from './schemas.js';
 
-/** Blocks of IPs, ranges and user agents (`/api/v1/admin/security/blocks`). */
-export const securityRoutes: FastifyPluginAsyncTypebox<{ blocks: BlockService }> = async (
+/** Blocks of IPs, ranges and user agents (`/api/v1/admin/security/blocks`), and sign-in histories. */
+export const securityRoutes: FastifyPluginAsyncTypebox<{ blocks: BlockService; risk: RiskEngine }> = async (
   app,
-  { blocks },
+  { blocks, risk },
 ) => {
   const tags = ['admin'];
   const actor = (request: FastifyRequest) => ({
@@ -17,6 +27,33 @@ export const securityRoutes: FastifyPluginAsyncTypebox<{ blocks: BlockService }>
     actorUserId: actingUserId(request),
   });
 
+  app.get(
+    '/api/v1/me/sign-ins',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['me'],
+        summary: 'Your sign-in history: where from, which device, the risk score and its reasons',
+        querystring: HistoryQuery,
+        response: { 200: SignInsResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ signIns: await risk.history(request.session!.userId, request.query) }),
+  );
+  app.get(
+    '/api/v1/admin/users/:id/sign-ins',
+    {
+      config: requires('users:read'),
+      schema: {
+        tags,
+        summary: "A user's sign-in history with risk decisions",
+        params: UserParams,
+        querystring: HistoryQuery,
+        response: { 200: SignInsResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ signIns: await risk.history(request.params.id, request.query) }),
+  );
   app.get(
     '/api/v1/admin/security/blocks',
     {

@@ -41,3 +41,34 @@ export const BlocksQuery = Type.Object(
 export const BlockParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 export const BlocksResponse = Type.Object({ blocks: Type.Array(BlockSchema) });
 export const BlockResponse = Type.Object({ block: BlockSchema });
+
+export const SignInSchema = Type.Object(
+  {
+    id: Type.String(),
+    at: Type.String({ format: 'date-time' }),
+    outcome: Type.Union([
+      Type.Literal('succeeded'),
+      Type.Literal('failed'),
+      Type.Literal('challenged'),
+      Type.Literal('refused'),
+    ]),
+    method: Type.String({ description: 'How it was proven: pwd, pwd+otp, hwk+user… (RFC 8176 values)' }),
+    ip: Type.String(),
+    country: Type.Union([Type.String(), Type.Null()]),
+    city: Type.Union([Type.String(), Type.Null()]),
+    device: Type.Union([Type.String(), Type.Null()], { description: 'The user agent' }),
+    score: Type.Integer({ minimum: 0, maximum: 100 }),
+    reasons: Type.Array(Type.String()),
+    action: Type.String({ description: 'allow, notify, mfa or deny' }),
+  },
+  { title: 'SignIn' },
+);
+export const SignInsResponse = Type.Object({ signIns: Type.Array(SignInSchema) });
+export const UserParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const HistoryQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+  },
+  { additionalProperties: false },
+);

@@ -14,6 +14,12 @@ const Policy = (limit: number, burst: number, description: string) =>
     { default: {}, additionalProperties: false, description },
   );
 
+const SessionChange = (fallback: 'reauthenticate' | 'record' | 'ignore', description: string) =>
+  Type.Union([Type.Literal('reauthenticate'), Type.Literal('record'), Type.Literal('ignore')], {
+    default: fallback,
+    description: `${description} reauthenticate: the session ends and the user signs in again; record: a security event; ignore: nothing.`,
+  });
+
 /** Route classes and who their budget belongs to: see classify() in rate-limit.ts. */
 export const RATE_LIMIT_CLASSES = ['auth', 'token', 'check', 'admin', 'api', 'anonymous'] as const;
 export type RateLimitClass = (typeof RATE_LIMIT_CLASSES)[number];
@@ -98,6 +104,79 @@ export const SecuritySettingsSchema = Type.Object(
       ],
       description: 'Paths no real user asks for; a request to one is a critical security event.',
     }),
+    redaction: Type.Object(
+      {
+        patterns: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({ pattern: '^[a-z][a-z0-9 _-]*$', maxLength: 40 }),
+              pattern: Type.String({ minLength: 2, maxLength: 500 }),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            default: [],
+            description:
+              'More patterns (JavaScript regular expressions) masked as [name] in logs and event details.',
+          },
+        ),
+        fieldNames: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+          default: [],
+          description: 'More field names whose values are masked whole in logs and event details.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    risk: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        geoip: Type.Boolean({
+          default: true,
+          description:
+            'Locate sign-ins with the offline DB-IP city database (about 65 MB in memory per address family, loaded on first use).',
+        }),
+        weights: Type.Object(
+          {
+            newDevice: Type.Integer({ minimum: 0, maximum: 100, default: 15 }),
+            newNetwork: Type.Integer({ minimum: 0, maximum: 100, default: 10 }),
+            newCountry: Type.Integer({ minimum: 0, maximum: 100, default: 30 }),
+            impossibleTravel: Type.Integer({ minimum: 0, maximum: 100, default: 60 }),
+            accountVelocity: Type.Integer({ minimum: 0, maximum: 100, default: 25 }),
+            ipVelocity: Type.Integer({ minimum: 0, maximum: 100, default: 25 }),
+            ipManyAccounts: Type.Integer({ minimum: 0, maximum: 100, default: 40 }),
+            passwordManyAccounts: Type.Integer({ minimum: 0, maximum: 100, default: 50 }),
+            badIp: Type.Integer({ minimum: 0, maximum: 100, default: 60 }),
+            honeypotSource: Type.Integer({ minimum: 0, maximum: 100, default: 90 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        thresholds: Type.Object(
+          {
+            notify: Type.Integer({ minimum: 0, maximum: 101, default: 30 }),
+            mfa: Type.Integer({ minimum: 0, maximum: 101, default: 50 }),
+            alert: Type.Integer({ minimum: 0, maximum: 101, default: 70 }),
+            deny: Type.Integer({ minimum: 0, maximum: 101, default: 90 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        windowSeconds: Type.Integer({ minimum: 60, default: 900 }),
+        accountFailures: Type.Integer({ minimum: 1, default: 5 }),
+        ipFailures: Type.Integer({ minimum: 1, default: 10 }),
+        ipAccounts: Type.Integer({ minimum: 2, default: 5 }),
+        passwordAccounts: Type.Integer({ minimum: 2, default: 3 }),
+        travelSpeedKmh: Type.Integer({ minimum: 100, default: 1_000 }),
+        badIps: Type.Array(Cidr, { default: [] }),
+        sessionDeviceChange: SessionChange(
+          'reauthenticate',
+          'A session used from another browser or device than it started on (version numbers aside).',
+        ),
+        sessionNetworkChange: SessionChange(
+          'record',
+          'A session used from another network (/24 or /48) than it started on; phones change networks often.',
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     honeypotBlocks: Type.Boolean({
       default: true,
       description: 'Block the source of a honeypot request at once (as an automatic block).',

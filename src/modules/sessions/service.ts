@@ -46,6 +46,9 @@ export interface AuthenticatedSession {
   readonly acr: string;
   readonly authTime: number;
   readonly restriction: SessionRestriction | null;
+  /** Where and what the session was started from (continuous authentication compares requests with them). */
+  readonly ip: string | null;
+  readonly userAgent: string | null;
   readonly createdAt: number;
   lastSeenAt: number;
   idleExpiresAt: number;
@@ -236,6 +239,8 @@ export async function createSessionService(deps: SessionServiceDependencies) {
           acr: row.acr,
           authTime: row.auth_time,
           restriction: row.restriction as SessionRestriction | null,
+          ip: row.ip,
+          userAgent: row.user_agent,
           createdAt: row.created_at,
           lastSeenAt: row.last_seen_at,
           idleExpiresAt: row.idle_expires_at,

@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { errorDefinition, type FieldProblem, GatehouseError } from '../errors.js';
+import { createRedactor } from '../redaction.js';
 
 /** RFC 9457 problem details, as every error leaves Gatehouse. */
 export const ProblemSchema = Type.Object(
@@ -87,12 +88,15 @@ export function toGatehouseError(error: unknown): GatehouseError {
   return new GatehouseError('internal_error', undefined, { cause: error });
 }
 
+/** Built-in patterns only: an error detail never echoes a card number, key or token back. */
+const errorRedactor = createRedactor();
+
 export function problemBody(error: GatehouseError, requestId: string): Problem {
   return {
     type: `urn:gatehouse:problem:${error.code}`,
     title: errorDefinition(error.code)?.title ?? 'Error',
     status: error.status,
-    detail: error.publicDetail,
+    detail: errorRedactor.text(error.publicDetail),
     code: error.code,
     requestId,
     ...(error.errors ? { errors: [...error.errors] } : {}),
