@@ -192,6 +192,7 @@ export async function createServices(platform: Platform) {
   );
 
   return {
+    database,
     pubsub,
     events,
     mailer,

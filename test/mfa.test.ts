@@ -193,7 +193,7 @@ describeEachDialect('multi-factor authentication', (testDatabase) => {
       .selectAll()
       .where('id', '=', method.id)
       .executeTakeFirstOrThrow();
-    expect(row.secret_sealed).toMatch(/^v1\.k0\./);
+    expect(row.secret_sealed).toMatch(/^v2\.k0\./);
     expect(row.secret_sealed).not.toContain(totp.secret);
 
     const wrong = await send(agent, 'POST', `/api/v1/me/mfa/methods/${method.id}/verify`, { code: '000000' });

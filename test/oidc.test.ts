@@ -96,7 +96,7 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(jwks.keys.map((key) => key.alg).sort()).toEqual(['ES256', 'RS256']);
     for (const key of jwks.keys) expect(key).not.toHaveProperty('d');
     const stored = await harness.app.gatehouse.database.db.selectFrom('signing_keys').selectAll().execute();
-    for (const row of stored) expect(row.private_sealed).toMatch(/^v1\./);
+    for (const row of stored) expect(row.private_sealed).toMatch(/^v2\./);
   });
 
   it('issues client_credentials tokens that introspect as active until revoked', async () => {

@@ -3,7 +3,15 @@ import { Value } from '@sinclair/typebox/value';
 import type { Command } from 'commander';
 import type { ClientInput } from '../modules/oidc/clients.js';
 import { ClientBody } from '../modules/oidc/schemas.js';
-import { type CliContext, EXIT_USAGE, printErrorLine, printLine } from './io.js';
+import { rotateSealedData } from '../modules/security/keyring.js';
+import {
+  type CliContext,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  parsePositiveInteger,
+  printErrorLine,
+  printLine,
+} from './io.js';
 import { withServices } from './with-services.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -95,6 +103,29 @@ export function registerOauthCommands(program: Command, context: CliContext): vo
         const kids = await services.signingKeys.rotate(keep);
         await services.pubsub.publish('oidc.keys.changed', JSON.stringify({ kids }));
         printLine(context.io, `new signing keys: ${kids.join(', ')}; previous keys retire in ${keep} s`);
+      });
+    });
+  keys
+    .command('rotate-data')
+    .description(
+      're-encrypt every stored secret (TOTP seeds, signing keys) with the first of secrets.encryptionKeys; safe to run while serving, and to run again',
+    )
+    .option('--batch-size <n>', 'rows per batch', parsePositiveInteger, 200)
+    .action(async (options: { batchSize: number }) => {
+      await withServices(context, 'gatehouse keys rotate-data', async (services) => {
+        const reports = await rotateSealedData({
+          database: services.database,
+          sealedBox: services.sealedBox,
+          events: services.events,
+          batchSize: options.batchSize,
+        });
+        for (const report of reports) {
+          printLine(
+            context.io,
+            `${report.column}: ${report.rewritten} re-encrypted with ${services.sealedBox.activeKeyId}, ${report.skipped} changed meanwhile, ${report.failed.length} could not be opened${report.failed.length > 0 ? ` (${report.failed.join(', ')})` : ''}`,
+          );
+        }
+        if (reports.some((report) => report.failed.length > 0)) context.setExitCode(EXIT_FAILURE);
       });
     });
 }

@@ -411,3 +411,11 @@ export async function deleteRememberedDevicesOfUser(db: Db, userId: string): Pro
   const result = await db.deleteFrom('remembered_devices').where('user_id', '=', userId).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Where TOTP seeds are sealed (AES-GCM bound to this table, column and row; see platform/crypto/sealed.ts). */
+export const mfaSeedField = (id: string) => ({
+  table: 'mfa_methods',
+  column: 'secret_sealed',
+  row: id,
+  legacyContext: id,
+});

@@ -58,6 +58,7 @@ import {
   listRememberedDevices,
   type MfaMethodRow,
   type MfaMethodType,
+  mfaSeedField,
   recordCredentialUse,
   replaceBackupCodes,
   setPrimaryMethod,
@@ -537,7 +538,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
 
     if (factor === 'totp') {
       if (!proof.code || !method.secret_sealed) return undefined;
-      const secret = deps.sealedBox.open(method.secret_sealed, method.id);
+      const secret = deps.sealedBox.open(method.secret_sealed, mfaSeedField(method.id));
       const step = matchTotp({ secret, code: proof.code, now, window: settings.totp.window });
       if (step === undefined) return undefined;
       if (!(await claimTotpStep(database.db, method.id, step, now))) {
@@ -937,7 +938,10 @@ export function createMfaService(deps: MfaServiceDependencies) {
       let extra: Record<string, unknown> = {};
       if (input.type === 'totp') {
         const secret = newTotpSecret();
-        await insertMethod(database.db, { ...base, secret_sealed: deps.sealedBox.seal(secret, id) });
+        await insertMethod(database.db, {
+          ...base,
+          secret_sealed: deps.sealedBox.seal(secret, mfaSeedField(id)),
+        });
         const uri = totpUri({ secret, issuer, account: user.email });
         extra = { totp: { uri, qrCode: await qrCodeDataUrl(uri), secret } };
       } else if (input.type === 'webauthn') {
@@ -999,7 +1003,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
       const bind = `session:${session.id}`;
       let ok = false;
       if (method.type === 'totp' && input.code && method.secret_sealed) {
-        const secret = deps.sealedBox.open(method.secret_sealed, method.id);
+        const secret = deps.sealedBox.open(method.secret_sealed, mfaSeedField(method.id));
         const step = matchTotp({ secret, code: input.code, now, window: settings.totp.window });
         ok = step !== undefined && (await claimTotpStep(database.db, method.id, step, now));
       } else if ((method.type === 'email' || method.type === 'sms') && input.code) {

@@ -4,7 +4,13 @@ import type { Clock } from '../../platform/clock.js';
 import type { SealedBox } from '../../platform/crypto/sealed.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import { GatehouseError } from '../../platform/errors.js';
-import { insertSigningKeys, listSigningKeys, type SigningKeyRow, setKeyStatus } from './queries.js';
+import {
+  insertSigningKeys,
+  listSigningKeys,
+  type SigningKeyRow,
+  setKeyStatus,
+  signingKeyField,
+} from './queries.js';
 
 /** The algorithms Gatehouse signs with: ES256 first (compact, fast), RS256 for clients that only know it. */
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256'] as const;
@@ -22,7 +28,7 @@ async function newKey(alg: string, now: number, sealedBox: SealedBox): Promise<S
     alg,
     status: 'active',
     public_jwk: JSON.stringify(publicJwk),
-    private_sealed: sealedBox.seal(JSON.stringify(privateJwk), `signing-key:${kid}`),
+    private_sealed: sealedBox.seal(JSON.stringify(privateJwk), signingKeyField(kid)),
     created_at: now,
     rotated_at: null,
     retire_after: null,
@@ -87,7 +93,7 @@ export function createSigningKeys(deps: {
       ];
       return ordered.map((row) => {
         try {
-          return JSON.parse(sealedBox.open(row.private_sealed, `signing-key:${row.kid}`)) as JWK;
+          return JSON.parse(sealedBox.open(row.private_sealed, signingKeyField(row.kid))) as JWK;
         } catch (error) {
           throw new GatehouseError(
             'secret_key_invalid',

@@ -224,3 +224,11 @@ export async function deleteResource(db: Db, id: string): Promise<number> {
   const result = await db.deleteFrom('oauth_resources').where('id', '=', id).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Where signing keys' private parts are sealed (bound to this table, column and key id). */
+export const signingKeyField = (kid: string) => ({
+  table: 'signing_keys',
+  column: 'private_sealed',
+  row: kid,
+  legacyContext: `signing-key:${kid}`,
+});

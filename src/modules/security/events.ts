@@ -10,4 +10,5 @@ export const SecurityEvents = {
   riskElevated: 'security.risk.elevated',
   signInRefused: 'security.sign_in.refused',
   sessionMoved: 'security.session.moved',
+  dataKeyRotated: 'key.data_rotated',
 } as const;

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Tables } from '../../platform/db/tables.js';
 
 export interface SecurityBlocksTable {
@@ -181,4 +181,44 @@ export async function wasHoneypotSource(db: Db, ip: string): Promise<boolean> {
     .where('source', '=', 'honeypot')
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** A sealed column, for re-encryption: which table, which id column, which column holds the ciphertext. */
+export interface SealedColumn {
+  readonly table: 'mfa_methods' | 'signing_keys';
+  readonly idColumn: string;
+  readonly column: string;
+}
+
+/** The next rows (by id, after `afterId`) whose sealed value is not in the current format and key. */
+export async function sealedRowsToRewrite(
+  db: Db,
+  where: SealedColumn,
+  currentPrefix: string,
+  afterId: string,
+  limit: number,
+): Promise<{ id: string; sealed: string }[]> {
+  const result = await sql<{ id: string; sealed: string }>`
+    select ${sql.ref(where.idColumn)} as id, ${sql.ref(where.column)} as sealed
+    from ${sql.table(where.table)}
+    where ${sql.ref(where.column)} is not null
+      and ${sql.ref(where.column)} not like ${`${currentPrefix}%`}
+      and ${sql.ref(where.idColumn)} > ${afterId}
+    order by ${sql.ref(where.idColumn)}
+    limit ${limit}`.execute(db);
+  return result.rows;
+}
+
+/** Replaces one sealed value, only if nobody changed it meanwhile (the rewrite runs while Gatehouse serves). */
+export async function replaceSealed(
+  db: Db,
+  where: SealedColumn,
+  id: string,
+  previous: string,
+  next: string,
+): Promise<boolean> {
+  const result = await sql`
+    update ${sql.table(where.table)} set ${sql.ref(where.column)} = ${next}
+    where ${sql.ref(where.idColumn)} = ${id} and ${sql.ref(where.column)} = ${previous}`.execute(db);
+  return Number(result.numAffectedRows ?? 0n) === 1;
 }
