@@ -10,6 +10,7 @@ import * as m0008 from './0008_organizations.js';
 import * as m0009 from './0009_policies.js';
 import * as m0010 from './0010_security.js';
 import * as m0011 from './0011_sign_in_history.js';
+import * as m0012 from './0012_decoys.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -27,4 +28,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0009_policies': m0009,
   '0010_security': m0010,
   '0011_sign_in_history': m0011,
+  '0012_decoys': m0012,
 };

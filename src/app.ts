@@ -259,6 +259,11 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     return async () => {};
   });
   app.onShutdown(stopBlocks);
+  const stopDecoys = await services.decoys.start().catch((error: unknown) => {
+    platform.logger.error({ err: error }, 'decoys could not be loaded; retrying every minute');
+    return async () => {};
+  });
+  app.onShutdown(stopDecoys);
   platform.health.register({
     name: 'rate_limits',
     critical: false,
@@ -276,6 +281,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     limiter: services.security.limiter,
     events: services.events,
     sessionCookieName: hostCookie(config.server.publicUrl, 'gh_session').name,
+    tripwire: services.tripwire,
   });
 
   if (config.docs.enabled) {
@@ -354,7 +360,11 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   );
   await app.register(authzRoutes, { authz: services.authz, apiKeys: services.apiKeys });
   await app.register(organizationRoutes, { organizations: services.organizations });
-  await app.register(securityRoutes, { blocks: services.security.blocks, risk: services.risk });
+  await app.register(securityRoutes, {
+    blocks: services.security.blocks,
+    risk: services.risk,
+    decoys: services.decoys,
+  });
   registerOrganizationPages(app, services.organizations, config.accounts.productName);
   await app.register(adminUserRoutes, {
     accounts: services.accounts,
@@ -395,6 +405,11 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
         };
       },
       organization: (idOrSlug, accountId) => services.organizations.membership(idOrSlug, accountId),
+      async assessRefresh({ accountId, ip, userAgent }) {
+        const account = await services.accounts.oidcAccount(accountId);
+        if (!account) return 'deny';
+        return services.risk.refresh({ userId: accountId, email: account.email, ip, userAgent });
+      },
       productName: config.accounts.productName,
       allowPrivateNetworkCalls: config.oidc.allowPrivateNetworkCalls,
       enableEdDSA: config.oidc.enableEdDSA,

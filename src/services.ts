@@ -15,6 +15,7 @@ import { createOrganizationService } from './modules/orgs/service.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
 import { createBlockService } from './modules/security/blocks.js';
+import { createDecoyService, createTripwire } from './modules/security/decoys.js';
 import { createGeoLocator } from './modules/security/geo.js';
 import { createRateLimiter } from './modules/security/rate-limit.js';
 import { createRiskEngine } from './modules/security/risk.js';
@@ -96,6 +97,8 @@ export async function createServices(platform: Platform) {
       return signInHooks;
     },
   });
+  // Decoys are registered at the end; modules report uses to this from the start.
+  const tripwire = createTripwire();
   const risk = createRiskEngine({
     database,
     clock,
@@ -122,6 +125,7 @@ export async function createServices(platform: Platform) {
     mail: { send: sendInBackground, compose: composer },
     secondFactor: mfa,
     risk,
+    tripwire,
   });
   signInHooks = accounts.signInHooks();
 
@@ -149,7 +153,7 @@ export async function createServices(platform: Platform) {
   const consents = createConsentService({ database, clock, events });
   const authz = createAuthzService({ database, clock, events, pubsub, logger, settings: config.authz });
   const unsubscribeAuthz = await authz.listen();
-  const apiKeys = createApiKeyService({ database, clock, secretKey: platform.secretKey, events });
+  const apiKeys = createApiKeyService({ database, clock, secretKey: platform.secretKey, events, tripwire });
   const organizations = createOrganizationService({
     database,
     clock,
@@ -180,6 +184,21 @@ export async function createServices(platform: Platform) {
       registry: metrics.registry,
     }),
   };
+
+  const decoys = createDecoyService({
+    database,
+    clock,
+    events,
+    pubsub,
+    logger,
+    tripwire,
+    blocks: security.blocks,
+    blockSources: config.security.honeypotBlocks,
+    accounts,
+    authz,
+    apiKeys,
+    clients,
+  });
 
   const housekeeping = createHousekeeping(
     [
@@ -213,6 +232,8 @@ export async function createServices(platform: Platform) {
     signingKeys,
     security,
     risk,
+    tripwire,
+    decoys,
     async close() {
       await housekeeping.stop();
       await unsubscribeClients();

@@ -6,6 +6,7 @@ import type { EventRecorder } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
 import type { MfaUser, SignInGate, SignInHooks } from '../mfa/service.js';
+import type { Tripwire } from '../security/decoys.js';
 import type { RiskAssessment, RiskEngine } from '../security/risk.js';
 import type {
   Authentication,
@@ -119,6 +120,8 @@ export interface AccountServiceDependencies {
   };
   /** Scores sign-ins and keeps their history (the security layer's risk engine). */
   readonly risk?: RiskEngine | undefined;
+  /** Honeytokens: a decoy account or reset link being used raises the alarm. */
+  readonly tripwire?: Tripwire | undefined;
 }
 
 export interface UserView {
@@ -481,6 +484,8 @@ export function createAccountService(deps: AccountServiceDependencies) {
 
       if (deps.risk?.enabled) deps.risk.notePassword(email, input.password);
       const found = await findUserWithPassword(database.db, email);
+      // A decoy account goes through every step a real one does, then fails like a wrong password.
+      const decoy = found !== undefined && deps.tripwire?.check('account', found.id, context) === true;
       if (!found?.password_hash) {
         await deps.passwords.dummyVerify(input.password);
         throw await failLogin(found, email, context, found ? 'no_password' : 'unknown_email');
@@ -495,6 +500,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         await countFailure(user, context);
         throw await failLogin(user, email, context, 'wrong_password');
       }
+      if (decoy) throw await failLogin(user, email, context, 'decoy');
 
       if (user.password_reset_required === 1) {
         // The password was right, but an administrator asked for a new one: only the reset link helps now.
@@ -729,9 +735,19 @@ export function createAccountService(deps: AccountServiceDependencies) {
       await sendResetLink(user.id, email);
     },
 
+    /**
+     * A password-reset link that resets nothing (a honeytoken): shaped like a real one, never stored as a live
+     * token. Only the keyed hash of its token is returned besides the link, for the decoy registry.
+     */
+    decoyResetLink(): { url: string; tokenHash: string } {
+      const token = randomToken(32);
+      return { url: link('/auth/reset-password', token), tokenHash: hashEmailToken(token) };
+    },
+
     /** Sets a new password from a reset link; every session of the account ends. */
     async resetPassword(input: { token: string; password: string }, context: RequestContext): Promise<void> {
       const tokenHash = hashEmailToken(input.token);
+      deps.tripwire?.check('reset_link', tokenHash, context);
       const live = await findLiveEmailToken(database.db, tokenHash, 'reset_password', clock.now());
       const user = live?.user_id ? await findUserById(database.db, live.user_id) : undefined;
       if (!live || !user || user.email !== live.email) throw new GatehouseError(AccountErrors.invalid_token);

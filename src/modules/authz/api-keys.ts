@@ -4,6 +4,7 @@ import { constantTimeEqual, deriveKey, keyedHash, randomToken } from '../../plat
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import { GatehouseError } from '../../platform/errors.js';
 import type { EventRecorder } from '../../platform/events.js';
+import type { Tripwire } from '../security/decoys.js';
 import type { RequestContext } from '../sessions/service.js';
 import { AuthzErrors } from './errors.js';
 import { AuthzEvents } from './events.js';
@@ -77,6 +78,8 @@ export function createApiKeyService(deps: {
   clock: Clock;
   secretKey: Buffer;
   events: EventRecorder;
+  /** Honeytokens: a decoy key presented (with any secret) raises the alarm. */
+  tripwire?: Tripwire | undefined;
 }) {
   const { database, clock } = deps;
   const hashKey = deriveKey(deps.secretKey, 'api-key');
@@ -186,6 +189,8 @@ export function createApiKeyService(deps: {
     async authenticate(token: string, context: RequestContext): Promise<AuthenticatedKey> {
       const match = KEY_PATTERN.exec(token);
       const row = match ? await findApiKey(database.db, match[1]!) : undefined;
+      // A decoy key is refused like a wrong one, whatever secret comes with it.
+      const decoy = row !== undefined && deps.tripwire?.check('api_key', row.id, context) === true;
       const now = clock.now();
       const presented = match ? hash(match[2]!) : '';
       const secretMatches =
@@ -196,6 +201,7 @@ export function createApiKeyService(deps: {
             constantTimeEqual(presented, row.previous_secret_hash)));
       const usable =
         row !== undefined &&
+        !decoy &&
         secretMatches &&
         row.revoked_at === null &&
         (row.expires_at === null || row.expires_at > now);

@@ -82,6 +82,16 @@ export interface OidcProviderDependencies {
   readonly trustProxy: boolean;
   readonly findAccount: (id: string) => Promise<OidcAccount | undefined>;
   readonly authzFacts: (accountId: string, organizationId?: string) => Promise<AuthzFacts>;
+  /**
+   * The risk engine's word on a refresh by a public client (a browser or phone app refreshes from the user's
+   * own device, so where it comes from says something); `deny` refuses it before anything is issued.
+   */
+  readonly assessRefresh?: (input: {
+    accountId: string;
+    clientId: string;
+    ip: string;
+    userAgent: string | undefined;
+  }) => Promise<'allow' | 'deny'>;
   /** An organization by id or slug, with whether this account is a member of it. */
   readonly organization: (
     idOrSlug: string,
@@ -276,6 +286,21 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     async extraTokenClaims(ctx, token) {
       const accountId = (token as { accountId?: string }).accountId;
       if (!accountId) return undefined;
+      const client = ctx?.oidc?.client;
+      if (
+        deps.assessRefresh &&
+        ctx?.oidc?.params?.grant_type === 'refresh_token' &&
+        client?.clientAuthMethod === 'none'
+      ) {
+        const verdict = await deps.assessRefresh({
+          accountId,
+          clientId: client.clientId,
+          ip: ctx.ip,
+          userAgent: ctx.get('user-agent') || undefined,
+        });
+        // The spent refresh token is already consumed: refused here, the grant ends with it.
+        if (verdict === 'deny') throw new errors.InvalidGrant('the refresh was refused as too risky; sign in again');
+      }
       const audience = (token as { resourceServer?: { audience?: string } }).resourceServer?.audience;
       const organizationRef = organizationFromIndicator(audience);
       if (organizationRef === undefined) return authzClaimsFor(ctx.oidc.client, accountId);

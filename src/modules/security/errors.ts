@@ -8,4 +8,6 @@ export const SecurityErrors = defineErrorCodes({
   },
   block_not_found: { status: 404, title: 'No such block, or it was lifted already', expose: true },
   block_invalid: { status: 400, title: 'The block is not valid', expose: true },
+  decoy_invalid: { status: 400, title: 'The decoy is not valid', expose: true },
+  decoy_not_found: { status: 404, title: 'No such decoy', expose: true },
 });

@@ -3,6 +3,7 @@ import { GatehouseError } from '../../platform/errors.js';
 import type { EventRecorder } from '../../platform/events.js';
 import { requestContext } from '../accounts/routes.js';
 import type { BlockService } from './blocks.js';
+import type { Tripwire } from './decoys.js';
 import { SecurityErrors } from './errors.js';
 import { SecurityEvents } from './events.js';
 import { normalizeIp } from './ip.js';
@@ -94,6 +95,7 @@ export function registerSecurityLayer(
     limiter: RateLimiter;
     events: EventRecorder;
     sessionCookieName: string;
+    tripwire: Tripwire;
   },
 ): void {
   const { settings, blocks, limiter } = deps;
@@ -167,6 +169,11 @@ export function registerSecurityLayer(
         () => done(),
       );
       return;
+    }
+    if (request.method === 'POST' && TOKEN_ENDPOINTS.has(path)) {
+      // A decoy client's credentials presented (HTTP Basic; the engine then refuses it as disabled).
+      const clientId = basicClientId(request.headers.authorization);
+      if (clientId) deps.tripwire.check('client', clientId, requestContext(request));
     }
     if (!settings.rateLimits.enabled) {
       done();

@@ -222,3 +222,34 @@ export async function replaceSealed(
     where ${sql.ref(where.idColumn)} = ${id} and ${sql.ref(where.column)} = ${previous}`.execute(db);
   return Number(result.numAffectedRows ?? 0n) === 1;
 }
+
+export interface SecurityDecoysTable {
+  id: string;
+  kind: 'account' | 'api_key' | 'client' | 'reset_link';
+  /** The user id, API key id, client id, or the keyed hash of a reset link's token. */
+  ref: string;
+  label: string;
+  created_by: string | null;
+  created_at: number;
+}
+
+declare module '../../platform/db/tables.js' {
+  interface Tables {
+    security_decoys: SecurityDecoysTable;
+  }
+}
+
+export type DecoyRow = SecurityDecoysTable;
+
+export async function insertDecoy(db: Db, row: DecoyRow): Promise<void> {
+  await db.insertInto('security_decoys').values(row).execute();
+}
+
+export async function listDecoys(db: Db): Promise<DecoyRow[]> {
+  return db.selectFrom('security_decoys').selectAll().orderBy('created_at', 'desc').execute();
+}
+
+export async function deleteDecoy(db: Db, id: string): Promise<number> {
+  const result = await db.deleteFrom('security_decoys').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -251,7 +251,7 @@ export function createRiskEngine(deps: {
     });
   }
 
-  return {
+  const engine = {
     enabled: settings.enabled,
     assess,
 
@@ -313,10 +313,20 @@ export function createRiskEngine(deps: {
       });
     },
 
+    /** A public client refreshing for the user: scored like a sign-in; only `deny` stops it. */
+    async refresh(attempt: SignInAttempt & { requestId?: string | undefined }): Promise<'allow' | 'deny'> {
+      if (!settings.enabled) return 'allow';
+      const assessment = await assess(attempt);
+      const refused = assessment.action === 'deny';
+      await engine.decided(attempt, assessment, 'refresh', refused ? 'refused' : 'succeeded');
+      return refused ? 'deny' : 'allow';
+    },
+
     async history(userId: string, page: { limit: number; offset: number }): Promise<SignInView[]> {
       return (await signInHistory(database.db, userId, page)).map(toView);
     },
   };
+  return engine;
 }
 
 export type RiskEngine = ReturnType<typeof createRiskEngine>;

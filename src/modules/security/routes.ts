@@ -4,6 +4,7 @@ import { problemResponses } from '../../platform/http/problem.js';
 import { requestContext } from '../accounts/routes.js';
 import { actingUserId, requires } from '../authz/routes.js';
 import type { BlockService } from './blocks.js';
+import type { DecoyService } from './decoys.js';
 import type { RiskEngine } from './risk.js';
 import {
   BlockBody,
@@ -11,16 +12,20 @@ import {
   BlockResponse,
   BlocksQuery,
   BlocksResponse,
+  CreatedDecoyResponse,
+  DecoyBody,
+  DecoysResponse,
   HistoryQuery,
   SignInsResponse,
   UserParams,
 } from './schemas.js';
 
 /** Blocks of IPs, ranges and user agents (`/api/v1/admin/security/blocks`), and sign-in histories. */
-export const securityRoutes: FastifyPluginAsyncTypebox<{ blocks: BlockService; risk: RiskEngine }> = async (
-  app,
-  { blocks, risk },
-) => {
+export const securityRoutes: FastifyPluginAsyncTypebox<{
+  blocks: BlockService;
+  risk: RiskEngine;
+  decoys: DecoyService;
+}> = async (app, { blocks, risk, decoys }) => {
   const tags = ['admin'];
   const actor = (request: FastifyRequest) => ({
     ...requestContext(request),
@@ -93,6 +98,48 @@ export const securityRoutes: FastifyPluginAsyncTypebox<{ blocks: BlockService; r
     },
     async (request, reply) => {
       await blocks.lift(request.params.id, actor(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/admin/security/decoys',
+    {
+      config: requires('security:read'),
+      schema: {
+        tags,
+        summary: 'Honeytokens being watched',
+        response: { 200: DecoysResponse, ...problemResponses },
+      },
+    },
+    async () => ({ decoys: await decoys.list() }),
+  );
+  app.post(
+    '/api/v1/admin/security/decoys',
+    {
+      config: requires('security:write'),
+      schema: {
+        tags,
+        summary: 'Plant a decoy account, API key, OAuth client or reset link; its credentials are shown once',
+        body: DecoyBody,
+        response: { 201: CreatedDecoyResponse, ...problemResponses },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await decoys.create(request.body, actor(request))),
+  );
+  app.delete(
+    '/api/v1/admin/security/decoys/:id',
+    {
+      config: requires('security:write'),
+      schema: {
+        tags,
+        summary: 'Stop watching a decoy',
+        params: BlockParams,
+        response: { 204: { type: 'null' }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      await decoys.remove(request.params.id);
       return reply.code(204).send(null);
     },
   );

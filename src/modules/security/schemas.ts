@@ -72,3 +72,47 @@ export const HistoryQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const DecoySchema = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.Union([
+      Type.Literal('account'),
+      Type.Literal('api_key'),
+      Type.Literal('client'),
+      Type.Literal('reset_link'),
+    ]),
+    label: Type.String(),
+    objectId: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { title: 'Decoy' },
+);
+export const DecoyBody = Type.Object(
+  {
+    kind: Type.Union([
+      Type.Literal('account'),
+      Type.Literal('api_key'),
+      Type.Literal('client'),
+      Type.Literal('reset_link'),
+    ]),
+    label: Type.String({
+      minLength: 3,
+      maxLength: 60,
+      pattern: '^[a-z0-9][a-z0-9._-]*$',
+      description:
+        'Also the name of the decoy service account or client: make it look real (e.g. backup-sync).',
+    }),
+    email: Type.Optional(
+      Type.String({ format: 'email', maxLength: 254, description: 'For an account decoy.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const DecoysResponse = Type.Object({ decoys: Type.Array(DecoySchema) });
+export const CreatedDecoyResponse = Type.Object({
+  decoy: DecoySchema,
+  credentials: Type.Record(Type.String(), Type.String(), {
+    description: 'What to plant, shown once: email and password, apiKey, clientId and clientSecret, or url.',
+  }),
+});
