@@ -298,8 +298,20 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
           ip: ctx.ip,
           userAgent: ctx.get('user-agent') || undefined,
         });
-        // The spent refresh token is already consumed: refused here, the grant ends with it.
-        if (verdict === 'deny') throw new errors.InvalidGrant('the refresh was refused as too risky; sign in again');
+        if (verdict === 'deny') {
+          // The whole grant ends: every token it issued, and the spent refresh token's grace window with it.
+          const grantId = (token as { grantId?: string }).grantId;
+          if (grantId) {
+            const engine = ctx.oidc.provider;
+            await Promise.all([
+              engine.AccessToken.revokeByGrantId(grantId),
+              engine.RefreshToken.revokeByGrantId(grantId),
+              engine.AuthorizationCode.revokeByGrantId(grantId),
+              engine.Grant.adapter.destroy(grantId),
+            ]);
+          }
+          throw new errors.InvalidGrant('the refresh was refused as too risky; sign in again');
+        }
       }
       const audience = (token as { resourceServer?: { audience?: string } }).resourceServer?.audience;
       const organizationRef = organizationFromIndicator(audience);
