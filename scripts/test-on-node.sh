@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite on another Node.js major (the `node` package from the npm registry ships the binary
 # and its headers). Works on a copy of the project so native modules rebuilt for that Node do not replace
-# the ones built for the default Node. Usage: scripts/test-on-node.sh 22
+# the ones built for the default Node. Usage: scripts/test-on-node.sh 22 [vitest filters...]
 set -euo pipefail
 major="${1:?usage: test-on-node.sh MAJOR}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,4 +18,4 @@ cd "$work/app"
 export PATH="$runtime/bin:$PATH" npm_config_nodedir="$runtime"
 echo "test-on-node: $(node -v)"
 npm ci --no-audit --no-fund >/dev/null
-npx vitest run
+npx vitest run "${@:2}"

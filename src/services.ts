@@ -34,7 +34,11 @@ export async function createServices(platform: Platform) {
   const pubsub: PubSub = redis
     ? createRedisPubSub(redis, logger, config.redis.connectTimeoutMs)
     : createInProcessPubSub();
-  const events: EventRecorder = createLogEventRecorder(logger, createRedactor(config.security.redaction));
+  const events: EventRecorder = createLogEventRecorder(
+    logger,
+    createRedactor(config.security.redaction),
+    metrics.registry,
+  );
   const mailer = createMailer(config.mail, {
     logger,
     outboxDir: config.mail.outboxDir ?? join(config.dataDir, 'outbox'),
@@ -193,7 +197,6 @@ export async function createServices(platform: Platform) {
     logger,
     tripwire,
     blocks: security.blocks,
-    blockSources: config.security.honeypotBlocks,
     accounts,
     authz,
     apiKeys,

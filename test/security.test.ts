@@ -311,6 +311,9 @@ describe('security layer without Redis', () => {
     const metrics = await harness.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/^gatehouse_rate_limit_fallbacks_total [1-9]/m);
     expect(metrics.body).toMatch(/^gatehouse_rate_limited_total\{policy="auth"\} 1$/m);
+    expect(metrics.body).toMatch(
+      /^gatehouse_security_events_total\{name="security.rate_limited",severity="low",outcome="failure"\} 1$/m,
+    );
     const health = await harness.app.inject({
       method: 'GET',
       url: '/health',

@@ -1,3 +1,4 @@
+import { Counter, type Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 import { createRedactor, type Redactor } from './redaction.js';
 
@@ -25,9 +26,23 @@ export interface EventRecorder {
   record(event: SecurityEvent): void;
 }
 
-export function createLogEventRecorder(logger: Logger, redactor: Redactor = createRedactor()): EventRecorder {
+export function createLogEventRecorder(
+  logger: Logger,
+  redactor: Redactor = createRedactor(),
+  registry?: Registry,
+): EventRecorder {
+  // Names come from the modules' catalogues (a few dozen), so the label set stays small.
+  const counted = registry
+    ? new Counter({
+        name: 'gatehouse_security_events_total',
+        help: 'Security events recorded, by name, severity and outcome.',
+        labelNames: ['name', 'severity', 'outcome'],
+        registers: [registry],
+      })
+    : undefined;
   return {
     record(event) {
+      counted?.inc({ name: event.name, severity: event.severity, outcome: event.outcome });
       const level = event.severity === 'low' ? 'info' : 'warn';
       // Details pass the DLP layer here, so whatever stores events later receives them masked.
       const details = event.details ? redactor.value(event.details) : undefined;

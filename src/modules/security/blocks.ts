@@ -313,6 +313,25 @@ export function createBlockService(deps: {
 
     blockAutomatically,
 
+    /**
+     * A decoy was used (a honeypot path, a decoy account, key, client or reset link): a critical event with
+     * the request's context and, with `security.honeypotBlocks`, a block of the source.
+     */
+    async honeytokenUsed(context: RequestContext, details: Record<string, unknown>, reason: string) {
+      deps.events.record({
+        name: SecurityEvents.honeypotHit,
+        severity: 'critical',
+        outcome: 'failure',
+        ip: context.ip,
+        userAgent: context.userAgent,
+        requestId: context.requestId,
+        details,
+      });
+      if (settings.honeypotBlocks && context.ip) {
+        await blockAutomatically(normalizeIp(context.ip), 'honeypot', reason, context);
+      }
+    },
+
     async list(filter: {
       active?: boolean | undefined;
       limit: number;

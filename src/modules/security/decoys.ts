@@ -13,8 +13,6 @@ import type { ClientService } from '../oidc/clients.js';
 import type { RequestContext } from '../sessions/service.js';
 import type { BlockService } from './blocks.js';
 import { SecurityErrors } from './errors.js';
-import { SecurityEvents } from './events.js';
-import { normalizeIp } from './ip.js';
 import { type DecoyRow, deleteDecoy, insertDecoy, listDecoys } from './queries.js';
 
 export type DecoyKind = DecoyRow['kind'];
@@ -83,7 +81,6 @@ export function createDecoyService(deps: {
   logger: Logger;
   tripwire: TripwireHandle;
   blocks: BlockService;
-  blockSources: boolean;
   accounts: AccountService;
   authz: AuthzService;
   apiKeys: ApiKeyService;
@@ -93,25 +90,13 @@ export function createDecoyService(deps: {
   const reload = async () => deps.tripwire.load(await listDecoys(database.db));
 
   deps.tripwire.whenTripped((decoy, context) => {
-    deps.events.record({
-      name: SecurityEvents.honeypotHit,
-      severity: 'critical',
-      outcome: 'failure',
-      ip: context.ip,
-      userAgent: context.userAgent,
-      requestId: context.requestId,
-      details: { decoy: decoy.kind, decoyId: decoy.id, label: decoy.label },
-    });
-    if (deps.blockSources && context.ip) {
-      deps.blocks
-        .blockAutomatically(
-          normalizeIp(context.ip),
-          'honeypot',
-          `decoy ${decoy.kind} ${decoy.label}`,
-          context,
-        )
-        .catch((error: unknown) => deps.logger.error({ err: error }, 'could not block a honeytoken user'));
-    }
+    deps.blocks
+      .honeytokenUsed(
+        context,
+        { decoy: decoy.kind, decoyId: decoy.id, label: decoy.label },
+        `decoy ${decoy.kind} ${decoy.label}`,
+      )
+      .catch((error: unknown) => deps.logger.error({ err: error }, 'could not block a honeytoken user'));
   });
 
   async function register(kind: DecoyKind, ref: string, label: string, context: Actor): Promise<DecoyRow> {

@@ -143,28 +143,16 @@ export function registerSecurityLayer(
       return;
     }
     if (honeypots.some((honeypot) => path === honeypot || path.startsWith(`${honeypot}/`))) {
-      const context = requestContext(request);
-      deps.events.record({
-        name: SecurityEvents.honeypotHit,
-        severity: 'critical',
-        outcome: 'failure',
-        ip: context.ip,
-        userAgent: context.userAgent,
-        requestId: context.requestId,
-        details: {
-          decoy: 'path',
-          method: request.method,
-          path,
-          referer: request.headers.referer,
-          forwardedFor: request.headers['x-forwarded-for'],
-        },
-      });
-      const blocked = settings.honeypotBlocks
-        ? blocks.blockAutomatically(ip, 'honeypot', `honeypot ${path}`, context)
-        : Promise.resolve(undefined);
+      const details = {
+        decoy: 'path',
+        method: request.method,
+        path,
+        referer: request.headers.referer,
+        forwardedFor: request.headers['x-forwarded-for'],
+      };
       // Then on to the router, whose not-found answer it gets like any unknown path: the decoy cannot be told
       // from a missing page.
-      blocked.then(
+      blocks.honeytokenUsed(requestContext(request), details, `honeypot ${path}`).then(
         () => done(),
         () => done(),
       );

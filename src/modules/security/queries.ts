@@ -17,6 +17,8 @@ export interface SecurityBlocksTable {
 declare module '../../platform/db/tables.js' {
   interface Tables {
     security_blocks: SecurityBlocksTable;
+    security_sign_ins: SecuritySignInsTable;
+    security_decoys: SecurityDecoysTable;
   }
 }
 
@@ -103,12 +105,6 @@ export interface SecuritySignInsTable {
   reasons: string;
   action: string;
   created_at: number;
-}
-
-declare module '../../platform/db/tables.js' {
-  interface Tables {
-    security_sign_ins: SecuritySignInsTable;
-  }
 }
 
 export type SignInRow = SecuritySignInsTable;
@@ -231,12 +227,6 @@ export interface SecurityDecoysTable {
   label: string;
   created_by: string | null;
   created_at: number;
-}
-
-declare module '../../platform/db/tables.js' {
-  interface Tables {
-    security_decoys: SecurityDecoysTable;
-  }
 }
 
 export type DecoyRow = SecurityDecoysTable;
