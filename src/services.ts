@@ -209,6 +209,7 @@ export async function createServices(platform: Platform) {
       { name: 'email_tokens', run: () => accounts.deleteExpiredTokens() },
       { name: 'mfa_challenges', run: () => mfa.deleteExpired() },
       { name: 'oidc_artefacts', run: () => deleteExpiredArtefacts(database, clock) },
+      { name: 'sign_in_history', run: () => risk.deleteOld() },
     ],
     { intervalSeconds: config.housekeeping.intervalSeconds, logger, registry: metrics.registry },
   );

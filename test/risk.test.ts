@@ -284,4 +284,14 @@ describeEachDialect('risk engine', (testDatabase, dialect) => {
     expect(stolen.json().code).toBe('session_required');
     expect((await me(LONDON, FIREFOX)).statusCode).toBe(401);
   });
+
+  it('forgets sign-in history after security.risk.historyDays (housekeeping)', async () => {
+    const { email, id } = await signup('forgotten');
+    expect((await login(email, LONDON)).statusCode).toBe(200);
+    expect(await harness.app.services.risk.history(id, { limit: 5, offset: 0 })).toHaveLength(1);
+    clock.advance(181 * 86_400_000);
+    const deleted = await harness.app.services.housekeeping.runOnce();
+    expect(deleted.sign_in_history).toBeGreaterThan(0);
+    expect(await harness.app.services.risk.history(id, { limit: 5, offset: 0 })).toEqual([]);
+  });
 });

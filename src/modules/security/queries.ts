@@ -151,6 +151,12 @@ export async function accountsTriedFrom(db: Db, ip: string, since: number): Prom
   return Number(row.count);
 }
 
+/** Retention: sign-in history older than `before` goes (it only informs later assessments for so long). */
+export async function deleteSignInsBefore(db: Db, before: number): Promise<number> {
+  const result = await db.deleteFrom('security_sign_ins').where('created_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export async function signInHistory(
   db: Db,
   userId: string,

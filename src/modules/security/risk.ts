@@ -14,6 +14,7 @@ import { distanceKm, type GeoLocator, networkOf } from './geo.js';
 import { normalizeIp, parseRange } from './ip.js';
 import {
   accountsTriedFrom,
+  deleteSignInsBefore,
   failuresSince,
   insertSignIn,
   recentSuccesses,
@@ -321,6 +322,9 @@ export function createRiskEngine(deps: {
       await engine.decided(attempt, assessment, 'refresh', refused ? 'refused' : 'succeeded');
       return refused ? 'deny' : 'allow';
     },
+
+    /** Housekeeping: forgets sign-ins older than `security.risk.historyDays`. */
+    deleteOld: () => deleteSignInsBefore(database.db, clock.now() - settings.historyDays * 86_400_000),
 
     async history(userId: string, page: { limit: number; offset: number }): Promise<SignInView[]> {
       return (await signInHistory(database.db, userId, page)).map(toView);

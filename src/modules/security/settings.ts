@@ -166,6 +166,12 @@ export const SecuritySettingsSchema = Type.Object(
         passwordAccounts: Type.Integer({ minimum: 2, default: 3 }),
         travelSpeedKmh: Type.Integer({ minimum: 100, default: 1_000 }),
         badIps: Type.Array(Cidr, { default: [] }),
+        historyDays: Type.Integer({
+          minimum: 1,
+          maximum: 3_650,
+          default: 180,
+          description: 'How long sign-in history is kept (and so how far back devices and places are known).',
+        }),
         sessionDeviceChange: SessionChange(
           'reauthenticate',
           'A session used from another browser or device than it started on (version numbers aside).',
