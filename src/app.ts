@@ -26,7 +26,7 @@ import { organizationRoutes } from './modules/orgs/routes.js';
 import { registerSessionContinuity } from './modules/security/continuity.js';
 import { registerSecurityLayer } from './modules/security/plugin.js';
 import { securityRoutes } from './modules/security/routes.js';
-import { hostCookie, registerSessionAuth } from './modules/sessions/plugin.js';
+import { hostCookie, registerSessionAuth, sessionCookieFor } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
 import { type Clock, systemClock } from './platform/clock.js';
@@ -280,7 +280,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     blocks: services.security.blocks,
     limiter: services.security.limiter,
     events: services.events,
-    sessionCookieName: hostCookie(config.server.publicUrl, 'gh_session').name,
+    sessionCookieName: sessionCookieFor(config.server.publicUrl).name,
     tripwire: services.tripwire,
   });
 

@@ -1,7 +1,6 @@
-import { Value } from '@sinclair/typebox/value';
 import type { Command } from 'commander';
 import { ApiKeyBody } from '../modules/authz/schemas.js';
-import { type CliContext, EXIT_USAGE, printErrorLine, printLine } from './io.js';
+import { acceptsInput, type CliContext, printLine } from './io.js';
 import { withServices } from './with-services.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -31,14 +30,7 @@ export function registerApiKeyCommands(program: Command, context: CliContext): v
           ...(options.scope ? { scopes: options.scope } : {}),
           ...(options.expiresInDays !== undefined ? { expiresInDays: Number(options.expiresInDays) } : {}),
         };
-        // The same schema as the API, so the CLI accepts exactly what the API accepts.
-        const problems = [...Value.Errors(ApiKeyBody, input)];
-        if (problems.length > 0) {
-          for (const problem of problems)
-            printErrorLine(context.io, `${prefix}: ${problem.path || '/'} ${problem.message}`);
-          context.setExitCode(EXIT_USAGE);
-          return;
-        }
+        if (!acceptsInput(context, prefix, ApiKeyBody, input)) return;
         await withServices(context, prefix, async (services) => {
           const userId = await services.accounts.idForEmail(options.email);
           const { key, token } = await services.apiKeys.create({ type: 'user', id: userId }, input, {});

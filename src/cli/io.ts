@@ -1,3 +1,5 @@
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -116,4 +118,16 @@ export function describeError(error: unknown): string {
     else return current.message || code || current.name;
   }
   return current instanceof Error ? current.message : String(current);
+}
+
+/**
+ * Checks CLI input against the API's own schema, so the CLI accepts exactly what the API accepts; prints each
+ * problem and sets the usage exit code when it does not fit.
+ */
+export function acceptsInput(context: CliContext, prefix: string, schema: TSchema, input: unknown): boolean {
+  const problems = [...Value.Errors(schema, input)];
+  for (const problem of problems)
+    printErrorLine(context.io, `${prefix}: ${problem.path || '/'} ${problem.message}`);
+  if (problems.length > 0) context.setExitCode(EXIT_USAGE);
+  return problems.length === 0;
 }

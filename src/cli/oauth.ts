@@ -1,17 +1,9 @@
 import { FormatRegistry } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import type { Command } from 'commander';
 import type { ClientInput } from '../modules/oidc/clients.js';
 import { ClientBody } from '../modules/oidc/schemas.js';
 import { rotateSealedData } from '../modules/security/keyring.js';
-import {
-  type CliContext,
-  EXIT_FAILURE,
-  EXIT_USAGE,
-  parsePositiveInteger,
-  printErrorLine,
-  printLine,
-} from './io.js';
+import { acceptsInput, type CliContext, EXIT_FAILURE, parsePositiveInteger, printLine } from './io.js';
 import { withServices } from './with-services.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -59,14 +51,7 @@ export function registerOauthCommands(program: Command, context: CliContext): vo
           ...(options.public ? { public: true } : {}),
           ...(options.firstParty ? { firstParty: true } : {}),
         };
-        // The same schema as the admin API, so the CLI accepts exactly what the API accepts.
-        const problems = [...Value.Errors(ClientBody, input)];
-        if (problems.length > 0) {
-          for (const problem of problems)
-            printErrorLine(context.io, `${prefix}: ${problem.path || '/'} ${problem.message}`);
-          context.setExitCode(EXIT_USAGE);
-          return;
-        }
+        if (!acceptsInput(context, prefix, ClientBody, input)) return;
         await withServices(context, prefix, async (services) => {
           const { client, secret } = await services.clients.create(input as ClientInput, {});
           if (options.json) {

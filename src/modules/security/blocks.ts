@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { BlockList } from 'node:net';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -13,7 +13,7 @@ import type { RedisHandle } from '../../platform/redis.js';
 import type { RequestContext } from '../sessions/service.js';
 import { SecurityErrors } from './errors.js';
 import { SecurityEvents } from './events.js';
-import { normalizeIp, parseRange } from './ip.js';
+import { inList, normalizeIp, parseRange, rangeList } from './ip.js';
 import {
   activeBlocks,
   type BlockRow,
@@ -28,20 +28,6 @@ import type { SecuritySettings } from './settings.js';
 const CHANGED_CHANNEL = 'security.blocks.changed';
 /** How far back earlier automatic blocks of a source count toward the next one's length. */
 const ESCALATION_MEMORY_MS = 30 * 86_400_000;
-
-function rangeList(values: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const value of values) {
-    const range = parseRange(value);
-    if (range) list.addSubnet(range.address, range.prefix, range.family);
-  }
-  return list;
-}
-
-const inList = (list: BlockList, ip: string) => {
-  const version = isIP(ip);
-  return version !== 0 && list.check(ip, version === 4 ? 'ipv4' : 'ipv6');
-};
 
 export interface BlockView {
   readonly id: string;

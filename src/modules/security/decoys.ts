@@ -88,6 +88,16 @@ export function createDecoyService(deps: {
 }) {
   const { database, clock } = deps;
   const reload = async () => deps.tripwire.load(await listDecoys(database.db));
+  /** This node at once, the others through pub/sub (or their minute's reload if it fails). */
+  const changed = async () => {
+    await reload();
+    await deps.pubsub.publish(CHANGED_CHANNEL, '1').catch((error: unknown) => {
+      deps.logger.warn(
+        { err: error },
+        'could not broadcast a decoy change; other nodes reload within a minute',
+      );
+    });
+  };
 
   deps.tripwire.whenTripped((decoy, context) => {
     deps.blocks
@@ -109,13 +119,7 @@ export function createDecoyService(deps: {
       created_at: clock.now(),
     };
     await insertDecoy(database.db, row);
-    await reload();
-    await deps.pubsub.publish(CHANGED_CHANNEL, '1').catch((error: unknown) => {
-      deps.logger.warn(
-        { err: error },
-        'could not broadcast a decoy change; other nodes reload within a minute',
-      );
-    });
+    await changed();
     return row;
   }
 
@@ -196,8 +200,7 @@ export function createDecoyService(deps: {
     async remove(id: string): Promise<void> {
       if ((await deleteDecoy(database.db, id)) === 0)
         throw new GatehouseError(SecurityErrors.decoy_not_found);
-      await reload();
-      await deps.pubsub.publish(CHANGED_CHANNEL, '1').catch(() => {});
+      await changed();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /** `::ffff:10.1.2.3` (an IPv4 client on a dual-stack socket) is matched as `10.1.2.3`. */
 export function normalizeIp(ip: string): string {
@@ -18,3 +18,18 @@ export function parseRange(
   if (!/^\d+$/.test(prefixText ?? String(max)) || prefix < 0 || prefix > max) return undefined;
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
+
+/** A list of addresses and CIDR ranges to test against (entries that are neither are skipped). */
+export function rangeList(values: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const value of values) {
+    const range = parseRange(value);
+    if (range) list.addSubnet(range.address, range.prefix, range.family);
+  }
+  return list;
+}
+
+export const inList = (list: BlockList, ip: string) => {
+  const version = isIP(ip);
+  return version !== 0 && list.check(ip, version === 4 ? 'ipv4' : 'ipv6');
+};

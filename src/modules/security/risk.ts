@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../../platform/clock.js';
@@ -11,7 +10,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { RedisHandle } from '../../platform/redis.js';
 import { SecurityEvents } from './events.js';
 import { distanceKm, type GeoLocator, networkOf } from './geo.js';
-import { normalizeIp, parseRange } from './ip.js';
+import { inList, normalizeIp, rangeList } from './ip.js';
 import {
   accountsTriedFrom,
   deleteSignInsBefore,
@@ -146,11 +145,7 @@ export function createRiskEngine(deps: {
     createHmac('sha256', hashKey).update(`${purpose}\0${value}`).digest('hex').slice(0, hexLength);
   const accountKey = (email: string) => digest('account', email.trim().toLowerCase(), 32);
   const deviceOf = (userAgent: string | undefined) => digest('device', userAgent ?? '', 16);
-  const badIps = new BlockList();
-  for (const value of settings.badIps) {
-    const range = parseRange(value);
-    if (range) badIps.addSubnet(range.address, range.prefix, range.family);
-  }
+  const badIps = rangeList(settings.badIps);
   const passwordSpread = createPasswordSpread(deps.redis, settings.windowSeconds);
   /** The fingerprint of the password just presented for an account, until its attempt is decided. */
   const presented = new LRUCache<string, string>({ max: 10_000, ttl: 60_000 });
@@ -218,8 +213,7 @@ export function createRiskEngine(deps: {
     const accountsForPassword =
       spread ?? (fingerprint === undefined ? 0 : await passwordSpread.count(fingerprint, now));
     if (accountsForPassword >= settings.passwordAccounts) reasons.push('passwordManyAccounts');
-    const family = isIP(facts.ip);
-    if (family !== 0 && badIps.check(facts.ip, family === 4 ? 'ipv4' : 'ipv6')) reasons.push('badIp');
+    if (inList(badIps, facts.ip)) reasons.push('badIp');
     if (honeypot) reasons.push('honeypotSource');
     const score = Math.min(
       100,
