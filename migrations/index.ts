@@ -11,6 +11,7 @@ import * as m0009 from './0009_policies.js';
 import * as m0010 from './0010_security.js';
 import * as m0011 from './0011_sign_in_history.js';
 import * as m0012 from './0012_decoys.js';
+import * as m0013 from './0013_audit.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -29,4 +30,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0010_security': m0010,
   '0011_sign_in_history': m0011,
   '0012_decoys': m0012,
+  '0013_audit': m0013,
 };

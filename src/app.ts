@@ -15,6 +15,8 @@ import type { Config } from './config/schema.js';
 import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
+import { AuditErrors } from './modules/audit/errors.js';
+import { auditRoutes } from './modules/audit/routes.js';
 import { authzRoutes, registerPermissionGuard } from './modules/authz/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
 import { createApiTokenVerifier } from './modules/oidc/api-tokens.js';
@@ -29,6 +31,7 @@ import { securityRoutes } from './modules/security/routes.js';
 import { hostCookie, registerSessionAuth, sessionCookieFor } from './modules/sessions/plugin.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
+import { requestFacts } from './platform/audit/context.js';
 import { type Clock, systemClock } from './platform/clock.js';
 import { loadSecretKey } from './platform/crypto/secret-key.js';
 import { createDatabase, type DatabaseHandle } from './platform/db/connection.js';
@@ -230,6 +233,24 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
 async function registerPlugins(app: GatehouseApp, config: Config, platform: Platform): Promise<void> {
   installProblemHandling(app);
+  // Events recorded while serving a request name its caller and address without each call passing them.
+  app.addHook('onRequest', (request, _reply, done) => {
+    requestFacts.run(
+      () => ({
+        actor: request.apiKey
+          ? { type: 'api_key', id: request.apiKey.keyId }
+          : request.apiClient
+            ? { type: 'client', id: request.apiClient }
+            : request.session
+              ? { type: 'user', id: request.session.userId }
+              : undefined,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+        requestId: request.id,
+      }),
+      done,
+    );
+  });
   // Hooks on every request are plain callbacks, not async functions: each promise costs more once
   // oidc-provider's AsyncLocalStorage tracks them all.
   app.addHook('onRequest', (request, reply, done) => {
@@ -253,6 +274,17 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   app.onShutdown(() => services.close());
   app.decorate('services', services);
   services.housekeeping.start();
+  services.startCheckpoints();
+  // Backpressure: while the audit buffer is full, new work waits (503) rather than act without a record.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (services.auditWriter.saturated() && request.routeOptions.config?.probe !== true) {
+      done(
+        new GatehouseError(AuditErrors.audit_backpressure, undefined, { headers: { 'retry-after': '1' } }),
+      );
+      return;
+    }
+    done();
+  });
   // Blocks and rate limits come before everything else a request does (sessions, routes, the engine).
   const stopBlocks = await services.security.blocks.start().catch((error: unknown) => {
     platform.logger.error({ err: error }, 'security blocks could not be loaded; retrying every minute');
@@ -299,6 +331,10 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
           { name: 'mfa', description: 'The signed-in user’s second factors and remembered devices' },
           { name: 'admin', description: 'User administration (administrators only)' },
           { name: 'system', description: 'Health, readiness and metrics' },
+          {
+            name: 'audit',
+            description: 'The tamper-evident audit log: search, export, proofs, verification',
+          },
         ],
       },
     });
@@ -360,6 +396,12 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   );
   await app.register(authzRoutes, { authz: services.authz, apiKeys: services.apiKeys });
   await app.register(organizationRoutes, { organizations: services.organizations });
+  await app.register(auditRoutes, {
+    audit: services.audit,
+    events: services.events,
+    clock: platform.clock,
+    checkpointNow: services.checkpointNow,
+  });
   await app.register(securityRoutes, {
     blocks: services.security.blocks,
     risk: services.risk,

@@ -3,6 +3,10 @@ import type { Platform } from './app.js';
 import { createMailComposer, messages } from './modules/accounts/email-templates.js';
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
+import { AuditErrors } from './modules/audit/errors.js';
+import { AuditEvents } from './modules/audit/events.js';
+import { createForwarders } from './modules/audit/forwarders.js';
+import { createAuditLog } from './modules/audit/service.js';
 import { createApiKeyService } from './modules/authz/api-keys.js';
 import { createAuthzService } from './modules/authz/service.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
@@ -20,8 +24,11 @@ import { createGeoLocator } from './modules/security/geo.js';
 import { createRateLimiter } from './modules/security/rate-limit.js';
 import { createRiskEngine } from './modules/security/risk.js';
 import { createSessionService } from './modules/sessions/service.js';
+import { auditKeysFrom } from './platform/audit/keys.js';
+import { createAuditWriter } from './platform/audit/writer.js';
 import { createSealedBox, sealingKeysFrom } from './platform/crypto/sealed.js';
-import { createLogEventRecorder, type EventRecorder } from './platform/events.js';
+import { GatehouseError } from './platform/errors.js';
+import { createAuditEventRecorder, type EventRecorder } from './platform/events.js';
 import { createHousekeeping } from './platform/housekeeping.js';
 import { createMailer } from './platform/mailer/mailer.js';
 import { createInProcessPubSub, createRedisPubSub, type PubSub } from './platform/pubsub.js';
@@ -34,11 +41,62 @@ export async function createServices(platform: Platform) {
   const pubsub: PubSub = redis
     ? createRedisPubSub(redis, logger, config.redis.connectTimeoutMs)
     : createInProcessPubSub();
-  const events: EventRecorder = createLogEventRecorder(
+  const sealingKeys = sealingKeysFrom(config.secrets.encryptionKeys, platform.secretKey);
+  const audit = createAuditLog({
+    database,
+    clock,
+    keys: auditKeysFrom(sealingKeys),
     logger,
-    createRedactor(config.security.redaction),
-    metrics.registry,
-  );
+    settings: config.audit,
+    registry: metrics.registry,
+    async postCheckpoint(url, checkpoint) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(checkpoint),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!response.ok) throw new Error(`checkpoint webhook answered ${response.status}`);
+    },
+  });
+  const forwarding = createForwarders(config.audit.forwarding, { logger, registry: metrics.registry });
+  const auditWriter = createAuditWriter({
+    ...config.audit.writer,
+    append: audit.append,
+    onCommitted: forwarding ? (records) => forwarding.forward(records) : undefined,
+    logger,
+    registry: metrics.registry,
+  });
+  const events: EventRecorder = createAuditEventRecorder({
+    writer: auditWriter,
+    logger,
+    redactor: createRedactor(config.security.redaction),
+    clock,
+    registry: metrics.registry,
+    unavailable: (cause) => new GatehouseError(AuditErrors.audit_unavailable, undefined, { cause }),
+  });
+  platform.health.register({
+    name: 'audit',
+    critical: true,
+    async check() {
+      const state = auditWriter.state();
+      if (state.failing) {
+        throw new Error(
+          `the audit writer cannot commit (${state.lastError ?? 'unknown error'}); events are buffered`,
+        );
+      }
+      return { details: { buffered: state.buffered, forwarding: forwarding?.state() ?? {} } };
+    },
+  });
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  let checkpointing: Promise<unknown> | undefined;
+  const checkpointNow = () =>
+    (checkpointing ??= audit
+      .checkpoint()
+      .catch((error: unknown) => logger.error({ err: error }, 'audit checkpoint failed; retrying next time'))
+      .finally(() => {
+        checkpointing = undefined;
+      }));
   const mailer = createMailer(config.mail, {
     logger,
     outboxDir: config.mail.outboxDir ?? join(config.dataDir, 'outbox'),
@@ -65,7 +123,7 @@ export async function createServices(platform: Platform) {
     inBackground(mailer.send(mail), { tag: mail.tag }, 'e-mail could not be sent');
   const sendSmsInBackground = (text: SmsMessage) =>
     inBackground(sms.send(text), { tag: text.tag }, 'SMS could not be sent');
-  const sealedBox = createSealedBox(sealingKeysFrom(config.secrets.encryptionKeys, platform.secretKey));
+  const sealedBox = createSealedBox(sealingKeys);
   const composer = createMailComposer({ productName: config.accounts.productName });
 
   const passwords = createPasswordHasher(config.passwords, { registry: metrics.registry });
@@ -210,6 +268,22 @@ export async function createServices(platform: Platform) {
       { name: 'mfa_challenges', run: () => mfa.deleteExpired() },
       { name: 'oidc_artefacts', run: () => deleteExpiredArtefacts(database, clock) },
       { name: 'sign_in_history', run: () => risk.deleteOld() },
+      {
+        name: 'audit_retention',
+        async run() {
+          const pruned = await audit.prune();
+          const total = Object.values(pruned).reduce((sum, count) => sum + count, 0);
+          if (total > 0) {
+            events.record({
+              name: AuditEvents.pruned,
+              severity: 'medium',
+              outcome: 'success',
+              details: pruned,
+            });
+          }
+          return total;
+        },
+      },
     ],
     { intervalSeconds: config.housekeeping.intervalSeconds, logger, registry: metrics.registry },
   );
@@ -218,6 +292,16 @@ export async function createServices(platform: Platform) {
     database,
     pubsub,
     events,
+    audit,
+    auditWriter,
+    /** Starts the periodic signing of tree heads. */
+    startCheckpoints() {
+      const seconds = config.audit.checkpoints.intervalSeconds;
+      if (seconds <= 0 || checkpointTimer) return;
+      checkpointTimer = setInterval(checkpointNow, seconds * 1000);
+      checkpointTimer.unref();
+    },
+    checkpointNow,
     mailer,
     passwords,
     sessions,
@@ -244,6 +328,11 @@ export async function createServices(platform: Platform) {
       await unsubscribeAuthz();
       await Promise.allSettled([...pending]);
       await sessions.close();
+      // Events recorded while closing are in the buffer: written, signed, and forwarded before the end.
+      if (checkpointTimer) clearInterval(checkpointTimer);
+      await auditWriter.close(config.audit.writer.shutdownFlushMs);
+      if (checkpointTimer) await checkpointNow();
+      await forwarding?.close();
       await pubsub.close();
       mailer.close();
     },

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../platform/version.js';
 import { registerAdminCommands } from './admin.js';
 import { registerApiKeyCommands } from './api-keys.js';
+import { registerAuditCommands } from './audit.js';
 import { registerConfigCommands } from './config.js';
 import { registerHealthCommand } from './health.js';
 import { type CliContext, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportError } from './io.js';
@@ -36,6 +37,7 @@ export function createProgram(io: CliIo, setExitCode: (code: number) => void = (
   registerAdminCommands(program, context);
   registerOauthCommands(program, context);
   registerApiKeyCommands(program, context);
+  registerAuditCommands(program, context);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AccountSettingsSchema } from '../modules/accounts/settings.js';
+import { AuditSettingsSchema } from '../modules/audit/settings.js';
 import { AuthzSettingsSchema } from '../modules/authz/settings.js';
 import { MfaSettingsSchema } from '../modules/mfa/settings.js';
 import { OidcSettingsSchema } from '../modules/oidc/settings.js';
@@ -207,6 +208,7 @@ export const ConfigSchema = Type.Object(
     oidc: OidcSettingsSchema,
     authz: AuthzSettingsSchema,
     security: SecuritySettingsSchema,
+    audit: AuditSettingsSchema,
   },
   { additionalProperties: false },
 );

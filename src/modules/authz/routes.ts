@@ -63,6 +63,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who called a permission-guarded route with an API key (a session caller is `request.session`). */
     apiKey?: AuthenticatedKey;
+    /** The OAuth client whose Gatehouse API token authenticated the request. */
+    apiClient?: string;
   }
 }
 
@@ -89,6 +91,7 @@ export function registerPermissionGuard(
   apiKeys: ApiKeyService,
 ): void {
   app.decorateRequest('apiKey', undefined);
+  app.decorateRequest('apiClient', undefined);
   app.addHook('preValidation', (request, _reply, done) => {
     const permission = request.routeOptions.config?.permission;
     if (!permission) {
@@ -105,7 +108,9 @@ export function registerPermissionGuard(
               request.apiKey = key;
               await authz.require(key.principal, permission, { ...context, keyScopes: key.scopes });
             })
-          : apiTokens.verify(bearer, permission);
+          : apiTokens.verify(bearer, permission).then((caller) => {
+              request.apiClient = caller.clientId;
+            });
         checked.then(
           () => done(),
           (error: unknown) => done(error as Error),
