@@ -434,6 +434,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       refreshTokenReuseGraceSeconds: config.oidc.refreshTokenReuseGraceSeconds,
       resources: services.resources,
       logger: platform.logger,
+      events: services.events,
       trustProxy: config.server.trustProxy !== false,
       findAccount: (id) => services.accounts.oidcAccount(id),
       async authzFacts(accountId, organizationId) {
@@ -539,6 +540,11 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     startedAt: platform.clock.now(),
     healthToken: config.health.token,
     metricsToken: config.metrics.token,
+    events: services.events,
+    secretKey: platform.secretKey,
+  });
+  await system.recordConfiguration(config).catch((error: unknown) => {
+    platform.logger.warn({ err: error }, 'could not compare the configuration with the last one recorded');
   });
   await system.ensureInstallation().catch((error: unknown) => {
     // Only possible while migrations are pending (database.migrateOnStart off); readiness reports that.

@@ -73,6 +73,8 @@ export async function createServices(platform: Platform) {
     redactor: createRedactor(config.security.redaction),
     clock,
     registry: metrics.registry,
+    appendWithin: audit.appendWithin,
+    committed: forwarding ? (records) => forwarding.forward(records) : undefined,
     unavailable: (cause) => new GatehouseError(AuditErrors.audit_unavailable, undefined, { cause }),
   });
   platform.health.register({
@@ -210,7 +212,13 @@ export async function createServices(platform: Platform) {
       });
     },
   });
-  const signingKeys = createSigningKeys({ database, clock, sealedBox, algorithms: signingAlgorithms });
+  const signingKeys = createSigningKeys({
+    database,
+    clock,
+    sealedBox,
+    events,
+    algorithms: signingAlgorithms,
+  });
   const resources = createResourceService({ database, clock, events });
   const consents = createConsentService({ database, clock, events });
   const authz = createAuthzService({ database, clock, events, pubsub, logger, settings: config.authz });

@@ -35,8 +35,12 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
   const clock = new FakeClock(Date.now());
   const exportDir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
 
-  const call = (who: SignedInAccount | undefined, method: 'GET' | 'POST', url: string, payload?: object) =>
-    harness.app.inject({ method, url, headers: who?.headers ?? {}, ...(payload ? { payload } : {}) });
+  const call = (
+    who: SignedInAccount | undefined,
+    method: 'GET' | 'POST' | 'PUT',
+    url: string,
+    payload?: object,
+  ) => harness.app.inject({ method, url, headers: who?.headers ?? {}, ...(payload ? { payload } : {}) });
   const settled = () => harness.app.services.auditWriter.flush();
   const search = async (query: string, who: SignedInAccount = admin) => {
     await settled();
@@ -124,6 +128,28 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
     expect((await search('severity=critical')).events).toEqual([]);
     expect((await call(admin, 'GET', '/api/v1/admin/audit?name=DROP%20TABLE')).statusCode).toBe(400);
     expect((await call(member, 'GET', '/api/v1/admin/audit')).statusCode).toBe(403);
+  });
+
+  it('commits an authorization change together with its record, or neither', async () => {
+    const assigned = await call(admin, 'PUT', `/api/v1/admin/users/${member.id}/roles/auditor`);
+    expect(assigned.statusCode, assigned.body).toBeLessThan(300);
+    const [event] = (await search(`name=role.assigned&target=${member.id}`)).events;
+    expect(event).toMatchObject({
+      actor: { type: 'user', id: admin.id },
+      target: { type: 'user', id: member.id },
+      details: expect.objectContaining({ role: 'auditor' }),
+    });
+    // With the log unable to append, the change is refused and does not happen.
+    await sql`alter table audit_tree rename to audit_tree_away`.execute(db());
+    try {
+      const refused = await call(admin, 'PUT', `/api/v1/admin/users/${member.id}/roles/admin`);
+      expect(refused.statusCode, refused.body).toBe(503);
+      expect(refused.json().code).toBe('audit_unavailable');
+    } finally {
+      await sql`alter table audit_tree_away rename to audit_tree`.execute(db());
+    }
+    const access = await harness.app.services.authz.effectiveAccess(member.id);
+    expect(access.roles).not.toContain('admin');
   });
 
   it("shows a user their own activity and nobody else's", async () => {

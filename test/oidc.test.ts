@@ -117,6 +117,15 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
     expect(tokens.access_token.split('.')).toHaveLength(1);
     const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
     expect(introspected).toMatchObject({ active: true, client_id: client.id });
+    await harness.app.services.auditWriter.flush();
+    const [issued] = (
+      await harness.app.services.audit.list({ actorId: client.id, name: 'oauth.token.issued' }, 1)
+    ).events;
+    expect(issued).toMatchObject({
+      actorType: 'client',
+      actorId: client.id,
+      details: { grantType: 'client_credentials' },
+    });
     // Stored in our database until revoked.
     const artefacts = () =>
       harness.app.gatehouse.database.db
@@ -413,6 +422,21 @@ describeEachDialect('OpenID Connect provider', (testDatabase, dialect) => {
       });
       expect((await oidc.tokenIntrospection(config, sibling.access_token)).active).toBe(false);
     }
+    // The reuse is in the audit log as a high-severity event naming the client, as is every token issued.
+    await harness.app.services.auditWriter.flush();
+    const audited = await harness.app.services.audit.list(
+      { actorId: config.clientMetadata().client_id },
+      200,
+    );
+    expect(audited.events).toContainEqual(
+      expect.objectContaining({ name: 'oauth.token.reused', severity: 'high', actorType: 'client' }),
+    );
+    expect(audited.events).toContainEqual(
+      expect.objectContaining({
+        name: 'oauth.token.issued',
+        details: expect.objectContaining({ grantType: 'refresh_token' }),
+      }),
+    );
 
     // A code works once; using it again fails and revokes what it issued.
     const second = await authorize(config, email, {

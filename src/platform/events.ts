@@ -1,8 +1,10 @@
 import { Counter, type Registry } from 'prom-client';
 import { type RequestFacts, requestFacts } from './audit/context.js';
-import type { AuditActor, AuditTarget, Outcome, Severity } from './audit/types.js';
+import type { AuditActor, AuditRecord, AuditTarget, Outcome, Severity } from './audit/types.js';
 import type { AuditDraft, AuditWriter } from './audit/writer.js';
 import type { Clock } from './clock.js';
+import type { Transaction } from './db/connection.js';
+import type { Tables } from './db/tables.js';
 import { newId } from './ids.js';
 import type { Logger } from './logger.js';
 import { createRedactor, type Redactor } from './redaction.js';
@@ -38,7 +40,19 @@ export interface EventRecorder {
    * effect. Rejects (GatehouseError `audit_unavailable`) if the audit log cannot take it.
    */
   recordDurably(event: SecurityEvent): Promise<void>;
+  /**
+   * Appends the event inside the caller's transaction, so the change and its record commit together or not
+   * at all (authorization changes). Call `afterCommit` once the transaction committed.
+   */
+  recordWithin(trx: Transaction<Tables>, event: SecurityEvent): Promise<CommittedEvent>;
 }
+
+export interface CommittedEvent {
+  /** Hands the committed record on (forwarding). */
+  afterCommit(): void;
+}
+
+const NOTHING_TO_ANNOUNCE: CommittedEvent = { afterCommit() {} };
 
 const counter = (registry: Registry | undefined) =>
   registry
@@ -106,6 +120,10 @@ export function createLogEventRecorder(
     async recordDurably(event) {
       record(event);
     },
+    async recordWithin(_trx, event) {
+      record(event);
+      return NOTHING_TO_ANNOUNCE;
+    },
   };
 }
 
@@ -119,6 +137,10 @@ export function createAuditEventRecorder(options: {
   redactor: Redactor;
   clock: Clock;
   registry?: Registry | undefined;
+  /** Appends within a transaction (the same work the writer does for a batch). */
+  appendWithin(trx: Transaction<Tables>, drafts: readonly AuditDraft[]): Promise<readonly AuditRecord[]>;
+  /** Receives records committed outside the writer. */
+  committed?(records: readonly AuditRecord[]): void;
   /** Turns a writer failure into the error callers see. */
   unavailable(cause: unknown): Error;
 }): EventRecorder {
@@ -139,6 +161,15 @@ export function createAuditEventRecorder(options: {
       } catch (error) {
         throw options.unavailable(error);
       }
+    },
+    async recordWithin(trx, event) {
+      let records: readonly AuditRecord[];
+      try {
+        records = await options.appendWithin(trx, [draft(event)]);
+      } catch (error) {
+        throw options.unavailable(error);
+      }
+      return { afterCommit: () => options.committed?.(records) };
     },
   };
 }

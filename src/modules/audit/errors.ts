@@ -16,7 +16,7 @@ export const AuditErrors = defineErrorCodes({
   },
   audit_unavailable: {
     status: 503,
-    title: 'The action was not taken because the audit log could not record it',
+    title: 'The audit log could not record this action; check its state before retrying',
     expose: true,
   },
 });

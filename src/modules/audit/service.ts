@@ -37,7 +37,8 @@ import type { AuditRecord, Severity } from '../../platform/audit/types.js';
 import { SEVERITIES } from '../../platform/audit/types.js';
 import type { AuditDraft } from '../../platform/audit/writer.js';
 import type { Clock } from '../../platform/clock.js';
-import type { DatabaseHandle } from '../../platform/db/connection.js';
+import type { DatabaseHandle, Transaction } from '../../platform/db/connection.js';
+import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { AuditErrors } from './errors.js';
@@ -155,7 +156,15 @@ export function createAuditLog(deps: AuditLogDependencies) {
 
   /** Appends drafts in order under the tree lock; the writer calls this with each batch. */
   async function append(drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
-    return database.transaction(async (trx) => {
+    return database.transaction((trx) => appendWithin(trx, drafts));
+  }
+
+  /** The same, inside the caller's transaction: the records commit (or not) with the caller's change. */
+  async function appendWithin(
+    trx: Transaction<Tables>,
+    drafts: readonly AuditDraft[],
+  ): Promise<AuditRecord[]> {
+    {
       const tree = await lockTree(trx);
       let frontier = decodeFrontier(tree.frontier);
       const rows: AuditEventRow[] = [];
@@ -190,7 +199,7 @@ export function createAuditLog(deps: AuditLogDependencies) {
       });
       await appendRows(trx, rows, { size: frontier.size, frontier: encodeFrontier(frontier) });
       return records;
-    });
+    }
   }
 
   async function exportCheckpoint(checkpoint: Checkpoint): Promise<void> {
@@ -532,6 +541,7 @@ export function createAuditLog(deps: AuditLogDependencies) {
 
   return {
     append,
+    appendWithin,
     checkpoint,
     verify,
     inclusion,

@@ -91,8 +91,8 @@ export function createApiKeyService(deps: {
     row: Pick<ApiKeyRow, 'id' | 'principal_type' | 'principal_id'>,
     context: RequestContext & { actorUserId?: string | undefined },
     outcome: 'success' | 'failure' = 'success',
-  ) =>
-    deps.events.record({
+  ) => {
+    const event = {
       name,
       severity: outcome === 'failure' ? 'medium' : 'low',
       outcome,
@@ -102,7 +102,12 @@ export function createApiKeyService(deps: {
       userAgent: context.userAgent,
       requestId: context.requestId,
       details: { keyId: row.id, principalType: row.principal_type, principalId: row.principal_id },
-    });
+    } as const;
+    // Issuing, rotating and revoking are committed to the audit log before the caller hears of them.
+    if (outcome === 'success') return deps.events.recordDurably(event);
+    deps.events.record(event);
+    return Promise.resolve();
+  };
 
   async function requireKey(id: string, owner?: KeyPrincipal): Promise<ApiKeyRow> {
     const row = await findApiKey(database.db, id);
@@ -146,7 +151,7 @@ export function createApiKeyService(deps: {
         revoked_at: null,
       };
       await insertApiKey(database.db, row);
-      record(AuthzEvents.apiKeyCreated, row, context);
+      await record(AuthzEvents.apiKeyCreated, row, context);
       return { key: view(row), token: `gh_${id}_${secret}` };
     },
 
@@ -161,7 +166,7 @@ export function createApiKeyService(deps: {
     ): Promise<void> {
       const row = await requireKey(id, owner);
       await revokeApiKey(database.db, row.id, clock.now());
-      record(AuthzEvents.apiKeyRevoked, row, context);
+      await record(AuthzEvents.apiKeyRevoked, row, context);
     },
 
     /** A new secret; the old one keeps working for `overlapSeconds` (0: stops at once). */
@@ -181,7 +186,7 @@ export function createApiKeyService(deps: {
         previous_valid_until: clock.now() + overlapSeconds * 1000,
       };
       await rotateApiKeySecret(database.db, row.id, values);
-      record(AuthzEvents.apiKeyRotated, row, context);
+      await record(AuthzEvents.apiKeyRotated, row, context);
       return { key: view({ ...row, ...values }), token: `gh_${row.id}_${secret}` };
     },
 

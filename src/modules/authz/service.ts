@@ -4,7 +4,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { DatabaseHandle, Transaction } from '../../platform/db/connection.js';
 import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { EventRecorder } from '../../platform/events.js';
+import type { CommittedEvent, EventRecorder, SecurityEvent } from '../../platform/events.js';
 import type { Logger } from '../../platform/logger.js';
 import type { PubSub } from '../../platform/pubsub.js';
 import { AccountErrors } from '../accounts/errors.js';
@@ -427,9 +427,16 @@ export function createAuthzService(deps: {
    * Runs a change in one transaction, keeps `users.is_admin` mirroring who holds admin or owner, then drops the
    * caches here and on every node.
    */
-  async function change<T>(work: (trx: Transaction<Tables>) => Promise<T>): Promise<T> {
+  async function change<T>(
+    work: (trx: Transaction<Tables>) => Promise<T>,
+    audited?: (value: T) => SecurityEvent | undefined,
+  ): Promise<T> {
+    let recorded: CommittedEvent | undefined;
     const result = await database.transaction(async (trx) => {
       const value = await work(trx);
+      // The change and its audit record commit together, or neither does.
+      const event = audited?.(value);
+      if (event) recorded = await deps.events.recordWithin(trx, event);
       const model = await buildGraph(trx);
       const adminRoles = [...model.roles.keys()].filter((id) => expandRoles(model, [id]).has(ADMIN_ROLE_ID));
       const groupsWithAdmin = await groupsAssigned(trx, adminRoles);
@@ -442,6 +449,7 @@ export function createAuthzService(deps: {
       await mirrorAdminFlag(trx, await usersHolding(trx, adminRoles, [...adminGroups]));
       return value;
     });
+    recorded?.afterCommit();
     forget();
     await deps.pubsub.publish(CHANGED_CHANNEL, String(clock.now())).catch((error: unknown) => {
       deps.logger.warn({ err: error }, 'could not broadcast an authorization change; other nodes may lag');
@@ -449,18 +457,22 @@ export function createAuthzService(deps: {
     return result;
   }
 
-  const record = (name: string, context: Actor, details: Record<string, unknown>, targetUserId?: string) =>
-    deps.events.record({
-      name,
-      severity: 'medium',
-      outcome: 'success',
-      actorUserId: context.actorUserId,
-      targetUserId,
-      ip: context.ip,
-      userAgent: context.userAgent,
-      requestId: context.requestId,
-      details,
-    });
+  const eventOf = (
+    name: string,
+    context: Actor,
+    details: Record<string, unknown>,
+    targetUserId?: string,
+  ): SecurityEvent => ({
+    name,
+    severity: 'medium',
+    outcome: 'success',
+    actorUserId: context.actorUserId,
+    targetUserId,
+    ip: context.ip,
+    userAgent: context.userAgent,
+    requestId: context.requestId,
+    details,
+  });
 
   async function requireRole(idOrName: string): Promise<RoleRow> {
     const role = await findRole(database.db, idOrName);
@@ -677,8 +689,10 @@ export function createAuthzService(deps: {
         builtin: 0,
         created_at: clock.now(),
       };
-      await change((trx) => insertPermission(trx, row));
-      record(AuthzEvents.permissionCreated, context, { permission: input.name });
+      await change(
+        (trx) => insertPermission(trx, row),
+        () => eventOf(AuthzEvents.permissionCreated, context, { permission: input.name }),
+      );
       return permissionView(row);
     },
 
@@ -687,8 +701,10 @@ export function createAuthzService(deps: {
       if (!existing) throw new GatehouseError(AuthzErrors.permission_not_found);
       if (existing.builtin === 1)
         throw new GatehouseError(AuthzErrors.builtin_protected, `${name} is built in`);
-      await change((trx) => deletePermission(trx, name));
-      record(AuthzEvents.permissionDeleted, context, { permission: name });
+      await change(
+        (trx) => deletePermission(trx, name),
+        () => eventOf(AuthzEvents.permissionDeleted, context, { permission: name }),
+      );
     },
 
     // Roles ---------------------------------------------------------------------------------------------------
@@ -715,33 +731,36 @@ export function createAuthzService(deps: {
       await assertActorHoldsPermissions(context, permissions);
       await assertActorHolds(context, ...included);
       try {
-        await change(async (trx) => {
-          await assertNoRoleCycle(trx, id, included);
-          await insertRole(trx, {
-            id,
-            name: input.name,
-            description: input.description ?? '',
-            builtin: 0,
-            created_at: now,
-            updated_at: now,
-          });
-          await replaceRolePermissions(trx, id, permissions);
-          await replaceRoleIncludes(
-            trx,
-            id,
-            included.map((role) => role.id),
-          );
-        });
+        await change(
+          async (trx) => {
+            await assertNoRoleCycle(trx, id, included);
+            await insertRole(trx, {
+              id,
+              name: input.name,
+              description: input.description ?? '',
+              builtin: 0,
+              created_at: now,
+              updated_at: now,
+            });
+            await replaceRolePermissions(trx, id, permissions);
+            await replaceRoleIncludes(
+              trx,
+              id,
+              included.map((role) => role.id),
+            );
+          },
+          () =>
+            eventOf(AuthzEvents.roleCreated, context, {
+              role: input.name,
+              permissions,
+              includes: input.includes ?? [],
+            }),
+        );
       } catch (error) {
         if (isUniqueViolation(error))
           throw new GatehouseError(AuthzErrors.authz_name_taken, `Role ${input.name} exists`);
         throw error;
       }
-      record(AuthzEvents.roleCreated, context, {
-        role: input.name,
-        permissions,
-        includes: input.includes ?? [],
-      });
       return this.getRole(id);
     },
 
@@ -763,26 +782,29 @@ export function createAuthzService(deps: {
       // Shaping a role changes what its holders can do: the actor must hold it as it is and as it will be.
       await assertActorHolds(context, role, ...(included ?? []));
       await assertActorHoldsPermissions(context, permissions ?? []);
-      await change(async (trx) => {
-        if (included) await assertNoRoleCycle(trx, role.id, included);
-        await updateRole(trx, role.id, {
-          ...(input.description !== undefined ? { description: input.description } : {}),
-          updated_at: clock.now(),
-        });
-        if (permissions) await replaceRolePermissions(trx, role.id, permissions);
-        if (included) {
-          await replaceRoleIncludes(
-            trx,
-            role.id,
-            included.map((entry) => entry.id),
-          );
-        }
-      });
-      record(AuthzEvents.roleChanged, context, {
-        role: role.name,
-        ...(permissions ? { permissions } : {}),
-        ...(input.includes ? { includes: input.includes } : {}),
-      });
+      await change(
+        async (trx) => {
+          if (included) await assertNoRoleCycle(trx, role.id, included);
+          await updateRole(trx, role.id, {
+            ...(input.description !== undefined ? { description: input.description } : {}),
+            updated_at: clock.now(),
+          });
+          if (permissions) await replaceRolePermissions(trx, role.id, permissions);
+          if (included) {
+            await replaceRoleIncludes(
+              trx,
+              role.id,
+              included.map((entry) => entry.id),
+            );
+          }
+        },
+        () =>
+          eventOf(AuthzEvents.roleChanged, context, {
+            role: role.name,
+            ...(permissions ? { permissions } : {}),
+            ...(input.includes ? { includes: input.includes } : {}),
+          }),
+      );
       return this.getRole(role.id);
     },
 
@@ -790,8 +812,10 @@ export function createAuthzService(deps: {
       const role = await requireRole(idOrName);
       if (role.builtin === 1)
         throw new GatehouseError(AuthzErrors.builtin_protected, `${role.name} is built in`);
-      await change((trx) => deleteRole(trx, role.id));
-      record(AuthzEvents.roleDeleted, context, { role: role.name });
+      await change(
+        (trx) => deleteRole(trx, role.id),
+        () => eventOf(AuthzEvents.roleDeleted, context, { role: role.name }),
+      );
     },
 
     async assign(
@@ -807,19 +831,21 @@ export function createAuthzService(deps: {
         throw new GatehouseError(AuthzErrors.builtin_protected, 'Every account holds the user role already');
       }
       await assertActorHolds(context, role);
-      await change((trx) =>
-        assignRole(trx, {
-          role_id: role.id,
-          principal_type: principal.type,
-          principal_id: principal.id,
-          created_at: clock.now(),
-        }),
-      );
-      record(
-        AuthzEvents.roleAssigned,
-        context,
-        { role: role.name, principalType: principal.type, principalId: principal.id },
-        principal.type === 'user' ? principal.id : undefined,
+      await change(
+        (trx) =>
+          assignRole(trx, {
+            role_id: role.id,
+            principal_type: principal.type,
+            principal_id: principal.id,
+            created_at: clock.now(),
+          }),
+        () =>
+          eventOf(
+            AuthzEvents.roleAssigned,
+            context,
+            { role: role.name, principalType: principal.type, principalId: principal.id },
+            principal.type === 'user' ? principal.id : undefined,
+          ),
       );
     },
 
@@ -831,7 +857,18 @@ export function createAuthzService(deps: {
     ): Promise<void> {
       const role = await requireRole(roleName);
       await assertActorHolds(context, role);
-      const removed = await change((trx) => unassignRole(trx, principal.type, principal.id, role.id));
+      const removed = await change(
+        (trx) => unassignRole(trx, principal.type, principal.id, role.id),
+        (count) =>
+          count === 0
+            ? undefined
+            : eventOf(
+                AuthzEvents.roleUnassigned,
+                context,
+                { role: role.name, principalType: principal.type, principalId: principal.id },
+                principal.type === 'user' ? principal.id : undefined,
+              ),
+      );
       if (removed === 0 && options.ifHeld) return;
       if (removed === 0) {
         throw new GatehouseError(
@@ -839,12 +876,6 @@ export function createAuthzService(deps: {
           `The ${principal.type} does not hold ${role.name}`,
         );
       }
-      record(
-        AuthzEvents.roleUnassigned,
-        context,
-        { role: role.name, principalType: principal.type, principalId: principal.id },
-        principal.type === 'user' ? principal.id : undefined,
-      );
     },
 
     // Groups --------------------------------------------------------------------------------------------------
@@ -881,61 +912,79 @@ export function createAuthzService(deps: {
         updated_at: now,
       };
       try {
-        await change((trx) => insertGroup(trx, row));
+        await change(
+          (trx) => insertGroup(trx, row),
+          () => eventOf(AuthzEvents.groupCreated, context, { group: row.name }),
+        );
       } catch (error) {
         if (isUniqueViolation(error))
           throw new GatehouseError(AuthzErrors.authz_name_taken, `Group ${input.name} exists`);
         throw error;
       }
-      record(AuthzEvents.groupCreated, context, { group: row.name });
       return groupView(row);
     },
 
     async deleteGroup(idOrName: string, context: Actor): Promise<void> {
       const group = await requireGroup(idOrName);
-      await change((trx) => deleteGroup(trx, group.id));
-      record(AuthzEvents.groupDeleted, context, { group: group.name });
+      await change(
+        (trx) => deleteGroup(trx, group.id),
+        () => eventOf(AuthzEvents.groupDeleted, context, { group: group.name }),
+      );
     },
 
     async addMember(groupIdOrName: string, userId: string, context: Actor): Promise<void> {
       const group = await requireGroup(groupIdOrName);
       await requireUser(userId);
-      await change((trx) => addGroupMember(trx, group.id, userId, clock.now()));
-      record(AuthzEvents.groupMemberAdded, context, { group: group.name }, userId);
+      await change(
+        (trx) => addGroupMember(trx, group.id, userId, clock.now()),
+        () => eventOf(AuthzEvents.groupMemberAdded, context, { group: group.name }, userId),
+      );
     },
 
     async removeMember(groupIdOrName: string, userId: string, context: Actor): Promise<void> {
       const group = await requireGroup(groupIdOrName);
-      const removed = await change((trx) => removeGroupMember(trx, group.id, userId));
+      const removed = await change(
+        (trx) => removeGroupMember(trx, group.id, userId),
+        (count) =>
+          count === 0
+            ? undefined
+            : eventOf(AuthzEvents.groupMemberRemoved, context, { group: group.name }, userId),
+      );
       if (removed === 0)
         throw new GatehouseError(AccountErrors.user_not_found, 'The user is not in this group');
-      record(AuthzEvents.groupMemberRemoved, context, { group: group.name }, userId);
     },
 
     /** Puts a group inside another: its members become members of the parent as well. */
     async nest(groupIdOrName: string, parentIdOrName: string, context: Actor): Promise<void> {
       const group = await requireGroup(groupIdOrName);
       const parent = await requireGroup(parentIdOrName);
-      await change(async (trx) => {
-        const model = await buildGraph(trx);
-        if (wouldCycle(group.id, parent.id, (id) => model.groupParents.get(id))) {
-          throw new GatehouseError(
-            AuthzErrors.group_cycle,
-            `Group ${parent.name} is already inside ${group.name} (directly or through others)`,
-          );
-        }
-        await addGroupParent(trx, group.id, parent.id);
-      });
-      record(AuthzEvents.groupNested, context, { group: group.name, parent: parent.name });
+      await change(
+        async (trx) => {
+          const model = await buildGraph(trx);
+          if (wouldCycle(group.id, parent.id, (id) => model.groupParents.get(id))) {
+            throw new GatehouseError(
+              AuthzErrors.group_cycle,
+              `Group ${parent.name} is already inside ${group.name} (directly or through others)`,
+            );
+          }
+          await addGroupParent(trx, group.id, parent.id);
+        },
+        () => eventOf(AuthzEvents.groupNested, context, { group: group.name, parent: parent.name }),
+      );
     },
 
     async unnest(groupIdOrName: string, parentIdOrName: string, context: Actor): Promise<void> {
       const group = await requireGroup(groupIdOrName);
       const parent = await requireGroup(parentIdOrName);
-      const removed = await change((trx) => removeGroupParent(trx, group.id, parent.id));
+      const removed = await change(
+        (trx) => removeGroupParent(trx, group.id, parent.id),
+        (count) =>
+          count === 0
+            ? undefined
+            : eventOf(AuthzEvents.groupUnnested, context, { group: group.name, parent: parent.name }),
+      );
       if (removed === 0)
         throw new GatehouseError(AuthzErrors.group_not_found, `${group.name} is not inside ${parent.name}`);
-      record(AuthzEvents.groupUnnested, context, { group: group.name, parent: parent.name });
     },
 
     // Attribute policies --------------------------------------------------------------------------------------
@@ -979,19 +1028,24 @@ export function createAuthzService(deps: {
         created_at: existing?.created_at ?? now,
         updated_at: now,
       };
-      await change((trx) => savePolicy(trx, row, context.actorUserId ?? null, !existing));
-      record(AuthzEvents.policyChanged, context, {
-        policy: row.name,
-        version: row.version,
-        enabled: row.enabled === 1,
-      });
+      await change(
+        (trx) => savePolicy(trx, row, context.actorUserId ?? null, !existing),
+        () =>
+          eventOf(AuthzEvents.policyChanged, context, {
+            policy: row.name,
+            version: row.version,
+            enabled: row.enabled === 1,
+          }),
+      );
       return policyView(row);
     },
 
     async deletePolicy(idOrName: string, context: Actor): Promise<void> {
       const row = await requirePolicy(idOrName);
-      await change((trx) => deletePolicy(trx, row.id));
-      record(AuthzEvents.policyDeleted, context, { policy: row.name });
+      await change(
+        (trx) => deletePolicy(trx, row.id),
+        () => eventOf(AuthzEvents.policyDeleted, context, { policy: row.name }),
+      );
     },
 
     // Service accounts ----------------------------------------------------------------------------------------
@@ -1022,21 +1076,27 @@ export function createAuthzService(deps: {
         created_at: now,
         updated_at: now,
       };
-      await change((trx) => insertServiceAccount(trx, row));
-      record(AuthzEvents.serviceAccountCreated, context, {
-        serviceAccount: row.name,
-        serviceAccountId: row.id,
-      });
+      await change(
+        (trx) => insertServiceAccount(trx, row),
+        () =>
+          eventOf(AuthzEvents.serviceAccountCreated, context, {
+            serviceAccount: row.name,
+            serviceAccountId: row.id,
+          }),
+      );
       return serviceAccountView(row, await serviceAccess(row.id));
     },
 
     async deleteServiceAccount(idOrName: string, context: Actor): Promise<void> {
       const row = await requireServiceAccount(idOrName);
-      await change((trx) => deleteServiceAccount(trx, row.id));
-      record(AuthzEvents.serviceAccountDeleted, context, {
-        serviceAccount: row.name,
-        serviceAccountId: row.id,
-      });
+      await change(
+        (trx) => deleteServiceAccount(trx, row.id),
+        () =>
+          eventOf(AuthzEvents.serviceAccountDeleted, context, {
+            serviceAccount: row.name,
+            serviceAccountId: row.id,
+          }),
+      );
     },
 
     requireServiceAccount,

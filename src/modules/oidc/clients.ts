@@ -174,11 +174,13 @@ export function createClientService(deps: {
     context: RequestContext & { actorUserId?: string | undefined },
     details = {},
   ) =>
-    deps.events.record({
+    // Admin changes: the record is committed before the caller hears the change was made.
+    deps.events.recordDurably({
       name,
       severity: 'medium',
       outcome: 'success',
       actorUserId: context.actorUserId,
+      target: { type: 'client', id: clientId },
       ip: context.ip,
       requestId: context.requestId,
       details: { clientId, ...details },
@@ -216,7 +218,7 @@ export function createClientService(deps: {
       await insertClient(database.db, row);
       // A lookup before creation may have cached "no such client".
       await deps.changed(row.id);
-      record(OidcEvents.clientCreated, row.id, context, { grants: metadata.grant_types });
+      await record(OidcEvents.clientCreated, row.id, context, { grants: metadata.grant_types });
       return { client: toView(row), ...(secret ? { secret } : {}) };
     },
 
@@ -236,7 +238,7 @@ export function createClientService(deps: {
       await requireClient(id);
       await updateClient(database.db, id, { enabled: enabled ? 1 : 0, updated_at: clock.now() });
       await deps.changed(id);
-      record(enabled ? OidcEvents.clientEnabled : OidcEvents.clientDisabled, id, context);
+      await record(enabled ? OidcEvents.clientEnabled : OidcEvents.clientDisabled, id, context);
       return toView(await requireClient(id));
     },
 
@@ -246,14 +248,14 @@ export function createClientService(deps: {
       const secret = randomToken(32);
       await updateClient(database.db, id, { secret_hash: hashSecret(secret), updated_at: clock.now() });
       await deps.changed(id);
-      record(OidcEvents.clientSecretRotated, id, context);
+      await record(OidcEvents.clientSecretRotated, id, context);
       return { client: toView(await requireClient(id)), secret };
     },
 
     async remove(id: string, context: RequestContext & { actorUserId?: string | undefined }) {
       if ((await deleteClient(database.db, id)) === 0) throw new GatehouseError(OidcErrors.client_not_found);
       await deps.changed(id);
-      record(OidcEvents.clientDeleted, id, context);
+      await record(OidcEvents.clientDeleted, id, context);
     },
   };
 }

@@ -1,4 +1,4 @@
-/** Security events of the OpenID Connect provider (logged now; stored by the audit log once it exists). */
+/** Security events of the OpenID Connect provider (stored in the audit log). */
 export const OidcEvents = {
   clientCreated: 'client.created',
   clientEnabled: 'client.enabled',
@@ -8,4 +8,9 @@ export const OidcEvents = {
   consentRevoked: 'oauth.consent.revoked',
   resourceCreated: 'resource.created',
   resourceDeleted: 'resource.deleted',
+  tokenIssued: 'oauth.token.issued',
+  tokenRefused: 'oauth.token.refused',
+  tokenReused: 'oauth.token.reused',
+  grantRevoked: 'oauth.grant.revoked',
+  signingKeysRotated: 'key.rotated',
 } as const;

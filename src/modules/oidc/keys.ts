@@ -4,6 +4,8 @@ import type { Clock } from '../../platform/clock.js';
 import type { SealedBox } from '../../platform/crypto/sealed.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import { GatehouseError } from '../../platform/errors.js';
+import type { CommittedEvent, EventRecorder } from '../../platform/events.js';
+import { OidcEvents } from './events.js';
 import {
   insertSigningKeys,
   listSigningKeys,
@@ -42,6 +44,8 @@ async function newKey(alg: string, now: number, sealedBox: SealedBox): Promise<S
  */
 export function createSigningKeys(deps: {
   database: DatabaseHandle;
+  /** Rotations commit together with their audit record. */
+  events?: EventRecorder | undefined;
   clock: Clock;
   sealedBox: SealedBox;
   algorithms?: readonly SigningAlgorithm[];
@@ -139,6 +143,7 @@ export function createSigningKeys(deps: {
       const now = clock.now();
       const rows = await listSigningKeys(database.db);
       const fresh = await Promise.all(algorithms.map((alg) => newKey(alg, now, sealedBox)));
+      let committed: CommittedEvent | undefined;
       await database.transaction(async (trx) => {
         await setKeyStatus(
           trx,
@@ -146,7 +151,17 @@ export function createSigningKeys(deps: {
           { status: 'retiring', rotated_at: now, retire_after: now + keepSeconds * 1000 },
         );
         await insertSigningKeys(trx, fresh);
+        const event = {
+          name: OidcEvents.signingKeysRotated,
+          severity: 'high',
+          outcome: 'success',
+          target: { type: 'signing_keys', id: 'oidc' },
+          details: { kids: fresh.map((row) => row.kid), keepSeconds },
+        } as const;
+        const recorded = await deps.events?.recordWithin(trx, event);
+        committed = recorded;
       });
+      committed?.afterCommit();
       return fresh.map((row) => row.kid);
     },
   };

@@ -4,6 +4,7 @@ import Provider, { type Configuration, errors, interactionPolicy } from 'oidc-pr
 import type { Clock } from '../../platform/clock.js';
 import { deriveKey } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
+import type { EventRecorder } from '../../platform/events.js';
 import type { Logger } from '../../platform/logger.js';
 import { ACR_VALUES, meetsAcr, requiredAcr } from './acr.js';
 import { type ClientCache, createOidcAdapter } from './adapter.js';
@@ -16,6 +17,7 @@ import {
   REFRESH_TOKEN_TTL_METADATA,
 } from './clients.js';
 import { createEnginePages } from './engine-pages.js';
+import { OidcEvents } from './events.js';
 import type { ResourceService } from './resources.js';
 
 /**
@@ -79,6 +81,8 @@ export interface OidcProviderDependencies {
   readonly refreshTokenReuseGraceSeconds: number;
   readonly resources: ResourceService;
   readonly logger: Logger;
+  /** Token endpoint outcomes go to the audit log. */
+  readonly events?: EventRecorder | undefined;
   readonly trustProxy: boolean;
   readonly findAccount: (id: string) => Promise<OidcAccount | undefined>;
   readonly authzFacts: (accountId: string, organizationId?: string) => Promise<AuthzFacts>;
@@ -344,6 +348,7 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     return this.clientSecret !== undefined && deps.clients.compareSecret(actual, this.clientSecret);
   };
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'OpenID provider error'));
+  registerTokenEvents(provider, deps.events);
   provider.on('backchannel.error', (_ctx, error, client) =>
     deps.logger.warn({ err: error, clientId: client.clientId }, 'back-channel logout could not be delivered'),
   );
@@ -355,4 +360,61 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       );
   });
   return provider;
+}
+
+type EngineContext = {
+  oidc?: {
+    client?: { clientId: string };
+    params?: { grant_type?: unknown; scope?: unknown };
+    entities?: { Account?: { accountId?: string }; AccessToken?: { accountId?: string; scope?: string } };
+  };
+};
+
+/** Token endpoint outcomes into the audit log: issued, refused, a spent refresh token presented again. */
+function registerTokenEvents(provider: Provider, events: EventRecorder | undefined): void {
+  if (!events) return;
+  const facts = (ctx: EngineContext) => {
+    const clientId = ctx.oidc?.client?.clientId;
+    const accountId = ctx.oidc?.entities?.Account?.accountId ?? ctx.oidc?.entities?.AccessToken?.accountId;
+    return {
+      actor: clientId ? ({ type: 'client', id: clientId } as const) : undefined,
+      target: accountId ? ({ type: 'user', id: accountId } as const) : undefined,
+      grantType: typeof ctx.oidc?.params?.grant_type === 'string' ? ctx.oidc.params.grant_type : undefined,
+    };
+  };
+  provider.on('grant.success', (ctx: EngineContext) => {
+    const { actor, target, grantType } = facts(ctx);
+    events.record({
+      name: OidcEvents.tokenIssued,
+      severity: 'low',
+      outcome: 'success',
+      actor,
+      target,
+      details: { grantType, scope: ctx.oidc?.entities?.AccessToken?.scope },
+    });
+  });
+  provider.on('grant.error', (ctx: EngineContext, error: { error?: string; error_detail?: string }) => {
+    const { actor, target, grantType } = facts(ctx);
+    // The engine's detail (not sent to the client) says which invalid_grant this is.
+    const reused = error.error === 'invalid_grant' && /already used/.test(error.error_detail ?? '');
+    events.record({
+      name: reused ? OidcEvents.tokenReused : OidcEvents.tokenRefused,
+      severity: reused ? 'high' : 'low',
+      outcome: 'failure',
+      actor,
+      target,
+      details: { grantType, error: error.error, detail: error.error_detail },
+    });
+  });
+  provider.on('grant.revoked', (ctx: EngineContext, grantId: string) => {
+    const { actor, target } = facts(ctx);
+    events.record({
+      name: OidcEvents.grantRevoked,
+      severity: 'medium',
+      outcome: 'success',
+      actor,
+      target,
+      details: { grantId },
+    });
+  });
 }

@@ -80,12 +80,16 @@ export function createOrganizationService(deps: {
     details = {},
     targetUserId?: string,
   ) =>
-    deps.events.record({
+    // Admin changes: the record is committed before the caller hears the change was made.
+    deps.events.recordDurably({
       name,
       severity: 'medium',
       outcome: 'success',
       actorUserId: context.actorUserId,
-      targetUserId,
+      target: targetUserId
+        ? { type: 'user', id: targetUserId }
+        : { type: 'organization', id: organization.id },
+      organizationId: organization.id,
       ip: context.ip,
       userAgent: context.userAgent,
       requestId: context.requestId,
@@ -149,14 +153,14 @@ export function createOrganizationService(deps: {
         updated_at: now,
       };
       await insertOrganization(database.db, row);
-      record(OrgEvents.created, row, context, { name: row.name });
+      await record(OrgEvents.created, row, context, { name: row.name });
       return view(row);
     },
 
     async delete(idOrSlug: string, context: Actor): Promise<void> {
       const organization = await requireOrganization(idOrSlug);
       await authz.changed((trx) => deleteOrganization(trx, organization.id));
-      record(OrgEvents.deleted, organization, context);
+      await record(OrgEvents.deleted, organization, context);
     },
 
     async addMember(idOrSlug: string, userId: string, context: Actor): Promise<void> {
@@ -174,14 +178,14 @@ export function createOrganizationService(deps: {
         }
         throw error;
       }
-      record(OrgEvents.memberAdded, organization, context, {}, userId);
+      await record(OrgEvents.memberAdded, organization, context, {}, userId);
     },
 
     async removeMember(idOrSlug: string, userId: string, context: Actor): Promise<void> {
       const organization = await requireOrganization(idOrSlug);
       const removed = await authz.changed((trx) => removeMember(trx, organization.id, userId));
       if (removed === 0) throw new GatehouseError(OrgErrors.not_a_member);
-      record(OrgEvents.memberRemoved, organization, context, {}, userId);
+      await record(OrgEvents.memberRemoved, organization, context, {}, userId);
     },
 
     async grantRole(idOrSlug: string, userId: string, roleName: string, context: Actor): Promise<void> {
@@ -190,7 +194,7 @@ export function createOrganizationService(deps: {
         throw new GatehouseError(OrgErrors.not_a_member);
       const role = await authz.roleTheActorMayGive(roleName, context);
       await authz.changed((trx) => grantOrganizationRole(trx, organization.id, userId, role.id));
-      record(OrgEvents.roleGranted, organization, context, { role: role.name }, userId);
+      await record(OrgEvents.roleGranted, organization, context, { role: role.name }, userId);
     },
 
     async revokeRole(idOrSlug: string, userId: string, roleName: string, context: Actor): Promise<void> {
@@ -201,7 +205,7 @@ export function createOrganizationService(deps: {
       );
       if (removed === 0)
         throw new GatehouseError(OrgErrors.not_a_member, 'The member does not hold that role here');
-      record(OrgEvents.roleRevoked, organization, context, { role: role.name }, userId);
+      await record(OrgEvents.roleRevoked, organization, context, { role: role.name }, userId);
     },
 
     /** E-mails a single-use link; whoever signs in with that address may accept it. */
@@ -233,7 +237,10 @@ export function createOrganizationService(deps: {
           expiresInMinutes: Math.round(deps.invitationTtlSeconds / 60),
         }),
       });
-      record(OrgEvents.invitationSent, organization, context, { invitationId: row.id, role: role?.name });
+      await record(OrgEvents.invitationSent, organization, context, {
+        invitationId: row.id,
+        role: role?.name,
+      });
       return { id: row.id, email, expiresAt: iso(row.expires_at) };
     },
 
@@ -258,7 +265,7 @@ export function createOrganizationService(deps: {
         if (invitation.role_id)
           await grantOrganizationRole(trx, organization.id, user.id, invitation.role_id);
       });
-      record(
+      await record(
         OrgEvents.invitationAccepted,
         organization,
         { ...context, actorUserId: user.id },

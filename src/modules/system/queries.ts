@@ -33,3 +33,16 @@ export async function insertSettingIfAbsent(
     .execute();
   return (await findSetting(db, key)) ?? value;
 }
+
+export async function saveSetting(
+  db: Kysely<Tables>,
+  key: string,
+  value: string,
+  now: number,
+): Promise<void> {
+  await db
+    .insertInto('settings')
+    .values({ key, value, updated_at: now })
+    .onConflict((conflict) => conflict.column('key').doUpdateSet({ value, updated_at: now }))
+    .execute();
+}

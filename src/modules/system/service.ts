@@ -1,11 +1,13 @@
 import type { Clock } from '../../platform/clock.js';
-import { constantTimeEqual } from '../../platform/crypto/tokens.js';
+import { constantTimeEqual, deriveKey, keyedHash } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
+import type { EventRecorder } from '../../platform/events.js';
 import type { HealthRegistry } from '../../platform/health.js';
 import { newId } from '../../platform/ids.js';
-import { findSetting, insertSettingIfAbsent } from './queries.js';
+import { findSetting, insertSettingIfAbsent, saveSetting } from './queries.js';
 
 export const INSTALLATION_ID_KEY = 'installation.id';
+const CONFIG_FINGERPRINT_KEY = 'config.fingerprint';
 
 export interface SystemServiceDependencies {
   readonly database: DatabaseHandle;
@@ -15,6 +17,8 @@ export interface SystemServiceDependencies {
   readonly startedAt: number;
   readonly healthToken?: string | undefined;
   readonly metricsToken?: string | undefined;
+  readonly events?: EventRecorder | undefined;
+  readonly secretKey?: Buffer | undefined;
 }
 
 function bearer(authorization: string | undefined): string | undefined {
@@ -40,6 +44,39 @@ export function createSystemService(deps: SystemServiceDependencies) {
         deps.clock.now(),
       );
       return JSON.parse(stored) as string;
+    },
+
+    /**
+     * Records `config.changed` when this node starts with settings that differ from the last ones seen: which
+     * sections changed, never their values. Sections are compared by keyed hashes, so secrets stay secret.
+     */
+    async recordConfiguration(config: Readonly<Record<string, unknown>>): Promise<string[]> {
+      if (!deps.events || !deps.secretKey) return [];
+      const key = deriveKey(deps.secretKey, 'config-fingerprint');
+      const fingerprint: Record<string, string> = {};
+      for (const [section, value] of Object.entries(config)) {
+        if (section === 'sources') continue;
+        fingerprint[section] = keyedHash(key, JSON.stringify(value) ?? 'undefined');
+      }
+      const stored = await findSetting(deps.database.db, CONFIG_FINGERPRINT_KEY);
+      const previous = stored ? (JSON.parse(stored) as Record<string, string>) : undefined;
+      const sections = Object.keys({ ...previous, ...fingerprint }).filter(
+        (section) => previous?.[section] !== fingerprint[section],
+      );
+      if (sections.length === 0) return [];
+      await saveSetting(
+        deps.database.db,
+        CONFIG_FINGERPRINT_KEY,
+        JSON.stringify(fingerprint),
+        deps.clock.now(),
+      );
+      deps.events.record({
+        name: previous ? 'config.changed' : 'config.initialized',
+        severity: previous ? 'medium' : 'low',
+        outcome: 'success',
+        details: { sections: previous ? sections : [] },
+      });
+      return sections;
     },
 
     /** Operators see component details; until accounts exist that means presenting health.token. */

@@ -139,13 +139,19 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       try {
         const records = await options.append(batch.map((entry) => entry.draft));
         batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        buffer.splice(0, batch.length);
+        // By identity: close() may have logged and emptied the buffer while this batch was in flight.
+        const taken = new Set(batch);
+        buffer = buffer.filter((entry) => !taken.has(entry));
         written.inc(records.length);
         if (consecutiveFailures > 0) options.logger.info('audit writer recovered');
         consecutiveFailures = 0;
         lastError = undefined;
         for (const [index, entry] of batch.entries()) entry.resolve?.(records[index] as AuditRecord);
-        options.onCommitted?.(records);
+        try {
+          options.onCommitted?.(records);
+        } catch (error) {
+          options.logger.error({ err: error }, 'audit forwarding hook failed');
+        }
       } catch (error) {
         failures.inc();
         consecutiveFailures += 1;
@@ -164,6 +170,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
           for (const entry of waiting) entry.reject?.(error);
         }
         const backoff = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** (consecutiveFailures - 1));
+        if (buffer.length === 0) continue;
         await pause(closingDeadline !== undefined ? 50 : backoff / 2 + Math.random() * (backoff / 2));
       }
     }
@@ -227,7 +234,21 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     async close(timeoutMs) {
       closingDeadline = Date.now() + timeoutMs;
       wake?.();
-      await this.flush();
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => {
+        timer = setTimeout(() => resolve('expired'), timeoutMs);
+      });
+      try {
+        if ((await Promise.race([this.flush(), expired])) === 'expired' && buffer.length > 0) {
+          // The database has not answered in time: log what is left rather than hang the shutdown. A batch
+          // still in flight may yet commit; logged twice beats lost.
+          const rest = buffer;
+          buffer = [];
+          logInstead(rest, 'shutdown before the database accepted it');
+        }
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
