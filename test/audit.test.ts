@@ -314,6 +314,41 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
     );
   });
 
+  it('keeps one order when two nodes write at once, and a node shutting down writes what it buffered', async () => {
+    const other = await buildTestApp(testDatabase().url, {
+      overrides: { audit: { checkpoints: { intervalSeconds: 0 } } },
+    });
+    // Its start-up records config.changed (its settings differ): settle that first.
+    await other.app.services.auditWriter.flush();
+    await settled();
+    const before = await harness.app.services.audit.treeSize();
+    const burst = (node: TestApp, label: string) => {
+      for (let index = 0; index < 600; index += 1) {
+        node.app.services.events.record({
+          name: 'test.burst',
+          severity: 'low',
+          outcome: 'success',
+          details: { node: label, index },
+        });
+      }
+    };
+    try {
+      burst(harness, 'a');
+      burst(other, 'b');
+      await Promise.all([harness.app.services.checkpointNow(), other.app.services.checkpointNow()]);
+    } finally {
+      // No flush first: closing must commit the buffer.
+      await other.app.close();
+    }
+    await settled();
+    expect(await harness.app.services.audit.treeSize()).toBe(before + 1_200);
+    const sizes = (await harness.app.services.audit.checkpoints()).map((checkpoint) => checkpoint.treeSize);
+    expect(new Set(sizes).size).toBe(sizes.length);
+    const report = await harness.app.services.audit.verify();
+    expect(report.findings).toEqual([]);
+    expect(report.events).toBe(before + 1_200);
+  });
+
   describe('tampering made directly in SQL is found, and said exactly', () => {
     type Row = Record<string, unknown>;
     const verify = () => harness.app.services.audit.verify();

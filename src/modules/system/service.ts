@@ -4,6 +4,7 @@ import type { DatabaseHandle } from '../../platform/db/connection.js';
 import type { EventRecorder } from '../../platform/events.js';
 import type { HealthRegistry } from '../../platform/health.js';
 import { newId } from '../../platform/ids.js';
+import { SystemEvents } from './events.js';
 import { findSetting, insertSettingIfAbsent, saveSetting } from './queries.js';
 
 export const INSTALLATION_ID_KEY = 'installation.id';
@@ -71,7 +72,7 @@ export function createSystemService(deps: SystemServiceDependencies) {
         deps.clock.now(),
       );
       deps.events.record({
-        name: previous ? 'config.changed' : 'config.initialized',
+        name: previous ? SystemEvents.configChanged : SystemEvents.configInitialized,
         severity: previous ? 'medium' : 'low',
         outcome: 'success',
         details: { sections: previous ? sections : [] },

@@ -39,6 +39,7 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
     expect(anonymous.statusCode).toBe(200);
     const publicReport = anonymous.json();
     expect(Object.keys(publicReport.components).sort()).toEqual([
+      'audit',
       'database',
       'migrations',
       'rate_limits',
@@ -67,6 +68,7 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
     expect(report.components.database.details.dialect).toBe(dialect);
     expect(report.components.redis.details).toEqual({ mode: 'standalone', status: 'ready' });
     expect(report.components.migrations.details.applied).toBeGreaterThan(0);
+    expect(report.components.audit).toMatchObject({ status: 'up', details: { buffered: expect.any(Number) } });
     expect(report.installationId).toMatch(/^[0-9a-f-]{36}$/);
   });
 

@@ -1,0 +1,5 @@
+/** Events of the system module. */
+export const SystemEvents = {
+  configInitialized: 'config.initialized',
+  configChanged: 'config.changed',
+} as const;
