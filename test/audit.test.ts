@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fromHex, verifyConsistency, verifyInclusion } from '../src/platform/audit/merkle.js';
 import { type SignedInAccount, signedInAccount, TEST_PASSWORD } from './helpers/accounts.js';
 import { buildTestApp, type TestApp } from './helpers/app.js';
@@ -64,6 +64,7 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
         accounts: { notifyNewSignIn: false },
         audit: {
           checkpoints: { intervalSeconds: 0, exportFile: join(exportDir, 'checkpoints.ndjson') },
+          writer: { maxBuffer: 100, retryBaseMs: 2, retryMaxMs: 20, failingAfter: 2 },
           retention: { low: 30 },
         },
       },
@@ -150,6 +151,38 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
     }
     const access = await harness.app.services.authz.effectiveAccess(member.id);
     expect(access.roles).not.toContain('admin');
+  });
+
+  it('retries failed writes, reports them in readiness, pushes back when full, and loses nothing', async () => {
+    await settled();
+    const before = await harness.app.services.audit.treeSize();
+    await sql`alter table audit_tree rename to audit_tree_away`.execute(db());
+    try {
+      for (let index = 0; index < 100; index += 1) {
+        harness.app.services.events.record({ name: 'test.outage', severity: 'low', outcome: 'success' });
+      }
+      await vi.waitFor(async () => {
+        const ready = await harness.app.inject({ method: 'GET', url: '/health/ready' });
+        expect(ready.statusCode).toBe(503);
+        expect(ready.json().failed).toContain('audit');
+      });
+      const refused = await call(admin, 'GET', '/api/v1/me');
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json().code).toBe('audit_backpressure');
+      expect(refused.headers['retry-after']).toBe('1');
+      const metrics = await harness.app.gatehouse.metrics.registry.getSingleMetricAsString(
+        'gatehouse_audit_writer_failing',
+      );
+      expect(metrics).toMatch(/gatehouse_audit_writer_failing 1/);
+    } finally {
+      await sql`alter table audit_tree_away rename to audit_tree`.execute(db());
+    }
+    await settled();
+    expect((await harness.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+    expect((await call(admin, 'GET', '/api/v1/me')).statusCode).toBe(200);
+    const outage = await harness.app.services.audit.list({ name: 'test.outage' }, 500);
+    expect(outage.events).toHaveLength(100);
+    expect(await harness.app.services.audit.treeSize()).toBeGreaterThanOrEqual(before + 100);
   });
 
   it("shows a user their own activity and nobody else's", async () => {
@@ -323,7 +356,7 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
     await settled();
     const before = await harness.app.services.audit.treeSize();
     const burst = (node: TestApp, label: string) => {
-      for (let index = 0; index < 600; index += 1) {
+      for (let index = 0; index < 180; index += 1) {
         node.app.services.events.record({
           name: 'test.burst',
           severity: 'low',
@@ -341,12 +374,12 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
       await other.app.close();
     }
     await settled();
-    expect(await harness.app.services.audit.treeSize()).toBe(before + 1_200);
+    expect(await harness.app.services.audit.treeSize()).toBe(before + 360);
     const sizes = (await harness.app.services.audit.checkpoints()).map((checkpoint) => checkpoint.treeSize);
     expect(new Set(sizes).size).toBe(sizes.length);
     const report = await harness.app.services.audit.verify();
     expect(report.findings).toEqual([]);
-    expect(report.events).toBe(before + 1_200);
+    expect(report.events).toBe(before + 360);
   });
 
   describe('tampering made directly in SQL is found, and said exactly', () => {
@@ -536,5 +569,49 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
     expect(fresh.pruned_at).toBeNull();
     const report = await harness.app.services.audit.verify();
     expect(report.findings).toEqual([]);
+  });
+});
+
+describe('audit forwarding from a running app', () => {
+  it('sends each committed event to a syslog collector as RFC 5424', async () => {
+    const { createSocket } = await import('node:dgram');
+    const { createTestDatabase } = await import('./helpers/dialects.js');
+    const collector = createSocket('udp4');
+    const received: string[] = [];
+    collector.on('message', (message) => received.push(message.toString('utf8')));
+    await new Promise<void>((resolve) => collector.bind(0, '127.0.0.1', resolve));
+    const database = await createTestDatabase('sqlite');
+    const harness = await buildTestApp(database.url, {
+      overrides: {
+        audit: {
+          forwarding: {
+            syslog: { enabled: true, port: collector.address().port, protocol: 'udp', hostname: 'node-1' },
+          },
+        },
+      },
+    });
+    try {
+      await harness.app.services.events.recordDurably({
+        name: 'security.ip.blocked',
+        severity: 'high',
+        outcome: 'success',
+        ip: '198.51.100.7',
+        details: { value: '198.51.100.0/24' },
+      });
+      await vi.waitFor(() =>
+        expect(received.some((line) => line.includes('security.ip.blocked'))).toBe(true),
+      );
+      const line = received.find((entry) => entry.includes('security.ip.blocked'))!;
+      // authpriv (10) * 8 + err (3) = 83.
+      expect(line).toMatch(
+        /^<83>1 \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z node-1 gatehouse \S+ security\.ip\.blocked \[gatehouse@32473 /,
+      );
+      expect(line).toContain('ip="198.51.100.7"');
+      expect(line).toContain('198.51.100.0/24');
+    } finally {
+      await harness.app.close();
+      collector.close();
+      await database.drop();
+    }
   });
 });
