@@ -68,7 +68,10 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
     expect(report.components.database.details.dialect).toBe(dialect);
     expect(report.components.redis.details).toEqual({ mode: 'standalone', status: 'ready' });
     expect(report.components.migrations.details.applied).toBeGreaterThan(0);
-    expect(report.components.audit).toMatchObject({ status: 'up', details: { buffered: expect.any(Number) } });
+    expect(report.components.audit).toMatchObject({
+      status: 'up',
+      details: { buffered: expect.any(Number) },
+    });
     expect(report.installationId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
