@@ -215,6 +215,13 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
       ]),
     );
     expect(body.total).toBe(body.byName.reduce((sum, row) => sum + row.count, 0));
+    const { series } = stats.json() as { series: { start: string; counts: Record<string, number> }[] };
+    const charted = series.reduce(
+      (sum, point) => sum + Object.values(point.counts).reduce((a, b) => a + b, 0),
+      0,
+    );
+    expect(charted).toBe(body.total);
+    expect(Date.parse(series[0]!.start) % 3_600_000).toBe(0);
   });
 
   it('proves an event is in a signed checkpoint, and that a later checkpoint extends an earlier one', async () => {

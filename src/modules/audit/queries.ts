@@ -203,6 +203,21 @@ export async function countEvents(
   return rows.map((row) => ({ ...row, count: Number(row.count) }));
 }
 
+/** Counts per time bucket (epoch-aligned, `bucketMs` wide) and name, for charts. */
+export async function countsOverTime(
+  db: Db,
+  filter: AuditFilter,
+  bucketMs: number,
+): Promise<{ bucket: number; name: string; count: number }[]> {
+  const bucket = sql<number>`(${sql.ref('time')} / ${sql.lit(bucketMs)})`;
+  const rows = await filtered(db, filter)
+    .select([bucket.as('bucket'), 'name', sql<number>`count(*)`.as('count')])
+    .groupBy([bucket, 'name'])
+    .orderBy(bucket)
+    .execute();
+  return rows.map((row) => ({ bucket: Number(row.bucket), name: row.name, count: Number(row.count) }));
+}
+
 export async function topIps(
   db: Db,
   filter: AuditFilter,

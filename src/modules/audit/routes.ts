@@ -282,8 +282,15 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const since = clock.now() - request.query.hours * 3_600_000;
-      const { counts, topIps } = await audit.stats({ from: since, name: 'security.' });
-      const failures = await audit.stats({ from: since, name: 'auth.', outcome: 'failure' });
+      const bucketMs = request.query.bucketMinutes * 60_000;
+      const { counts, topIps, series } = await audit.stats({ from: since, name: 'security.' }, { bucketMs });
+      const failures = await audit.stats({ from: since, name: 'auth.', outcome: 'failure' }, { bucketMs });
+      const buckets = new Map<number, Record<string, number>>();
+      for (const point of [...series, ...failures.series]) {
+        const counted = buckets.get(point.bucket) ?? {};
+        counted[point.name] = (counted[point.name] ?? 0) + point.count;
+        buckets.set(point.bucket, counted);
+      }
       const byName = [...counts, ...failures.counts].sort((a, b) => b.count - a.count);
       const bySeverity: Record<string, number> = {};
       for (const row of byName) bySeverity[row.severity] = (bySeverity[row.severity] ?? 0) + row.count;
@@ -293,6 +300,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
         bySeverity,
         byName,
         topIps,
+        series: [...buckets.entries()]
+          .sort(([a], [b]) => a - b)
+          .map(([bucket, counted]) => ({ start: iso(bucket * bucketMs), counts: counted })),
       };
     },
   );

@@ -90,6 +90,12 @@ export const StatsQuery = Type.Object(
       default: 24,
       description: 'The window, back from now',
     }),
+    bucketMinutes: Type.Integer({
+      minimum: 5,
+      maximum: 24 * 60,
+      default: 60,
+      description: 'Width of each point of the time series',
+    }),
   },
   { additionalProperties: false },
 );
@@ -182,4 +188,11 @@ export const StatsResponse = Type.Object({
     }),
   ),
   topIps: Type.Array(Type.Object({ ip: Type.String(), count: Type.Integer() })),
+  series: Type.Array(
+    Type.Object({
+      start: Type.String({ format: 'date-time' }),
+      counts: Type.Record(Type.String(), Type.Integer(), { description: 'Events by name in this bucket' }),
+    }),
+    { description: 'Buckets with at least one event, oldest first' },
+  ),
 });

@@ -49,6 +49,7 @@ import {
   type CheckpointRow,
   checkpointOfSize,
   countEvents,
+  countsOverTime,
   eventsFrom,
   findEvent,
   insertCheckpoint,
@@ -531,12 +532,13 @@ export function createAuditLog(deps: AuditLogDependencies) {
     return counts;
   }
 
-  async function stats(filter: AuditFilter, top = 10) {
-    const [counts, ips] = await Promise.all([
+  async function stats(filter: AuditFilter, options: { top?: number; bucketMs?: number } = {}) {
+    const [counts, ips, series] = await Promise.all([
       countEvents(database.db, filter),
-      topIps(database.db, filter, top),
+      topIps(database.db, filter, options.top ?? 10),
+      options.bucketMs ? countsOverTime(database.db, filter, options.bucketMs) : Promise.resolve([]),
     ]);
-    return { counts, topIps: ips };
+    return { counts, topIps: ips, series };
   }
 
   return {
