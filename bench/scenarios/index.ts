@@ -1,4 +1,5 @@
 import type { Scenario } from '../harness.js';
+import { auditThroughput } from './audit.js';
 import { authzChecks } from './authz.js';
 import { healthLive } from './health-live.js';
 import { passwordLogin, sessionOverhead } from './identity.js';
@@ -13,4 +14,5 @@ export const scenarios: readonly Scenario[] = [
   oidcThroughput,
   authzChecks,
   rateLimitOverhead,
+  auditThroughput,
 ];

@@ -45,7 +45,7 @@ export const rateLimitOverhead: Scenario = {
       settings: (policySettings as { rateLimits: never }).rateLimits,
       registry: new Registry(),
       logger,
-      events: { record() {}, async recordDurably() {} },
+      events: { record() {}, async recordDurably() {}, recordWithin: async () => ({ afterCommit() {} }) },
     });
     const redis = createRedis(
       {
@@ -63,7 +63,7 @@ export const rateLimitOverhead: Scenario = {
       redis,
       registry: new Registry(),
       logger,
-      events: { record() {}, async recordDurably() {} },
+      events: { record() {}, async recordDurably() {}, recordWithin: async () => ({ afterCommit() {} }) },
     });
     const calls = 20_000;
     const memoryCall = await perCall((key) => memoryLimiter.consume('anonymous', key), calls);

@@ -1,4 +1,4 @@
-/** Security events of the accounts module (logged now; stored by the audit log once it exists). */
+/** Security events of the accounts module (stored in the audit log). */
 export const AccountEvents = {
   signedUp: 'user.created',
   loginSucceeded: 'auth.login.succeeded',

@@ -1,4 +1,4 @@
-/** Security events of authorization (logged now; stored by the audit log once it exists). */
+/** Security events of authorization (stored in the audit log). */
 export const AuthzEvents = {
   permissionCreated: 'permission.created',
   permissionDeleted: 'permission.deleted',

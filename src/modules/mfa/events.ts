@@ -1,4 +1,4 @@
-/** Security events of the MFA module (logged now; stored by the audit log once it exists). */
+/** Security events of the MFA module (stored in the audit log). */
 export const MfaEvents = {
   enrollmentStarted: 'mfa.enrollment_started',
   enrolled: 'mfa.enrolled',

@@ -1,4 +1,4 @@
-/** Security events of organizations (logged now; stored by the audit log once it exists). */
+/** Security events of organizations (stored in the audit log). */
 export const OrgEvents = {
   created: 'org.created',
   deleted: 'org.deleted',

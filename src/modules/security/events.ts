@@ -1,4 +1,4 @@
-/** Security events of the security layer (logged now; stored by the audit log once it exists). */
+/** Security events of the security layer (stored in the audit log). */
 export const SecurityEvents = {
   rateLimited: 'security.rate_limited',
   rateLimitDegraded: 'security.rate_limit.degraded',

@@ -1,4 +1,4 @@
-/** Security events this module records (the audit log stores them once it exists; until then they are logged). */
+/** Security events this module records (stored in the audit log). */
 export const SessionEvents = {
   created: 'session.created',
   revoked: 'session.revoked',
