@@ -580,6 +580,47 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
 });
 
 describe('audit forwarding from a running app', () => {
+  it('posts each new checkpoint to the checkpoint webhook, outside the database', async () => {
+    const { createServer } = await import('node:http');
+    const { createTestDatabase } = await import('./helpers/dialects.js');
+    const posted: Record<string, unknown>[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString('utf8');
+      });
+      request.on('end', () => {
+        posted.push(JSON.parse(body) as Record<string, unknown>);
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const database = await createTestDatabase('sqlite');
+    const harness = await buildTestApp(database.url, {
+      overrides: {
+        audit: {
+          checkpoints: { intervalSeconds: 0, exportWebhookUrl: `http://127.0.0.1:${port}/checkpoints` },
+        },
+      },
+    });
+    try {
+      await harness.app.services.events.recordDurably({
+        name: 'test.one',
+        severity: 'low',
+        outcome: 'success',
+      });
+      await harness.app.services.checkpointNow();
+      const [stored] = await harness.app.services.audit.checkpoints();
+      expect(posted).toEqual([stored]);
+      expect(stored).toMatchObject({ treeSize: expect.any(Number), keyId: 'k0' });
+    } finally {
+      await harness.app.close();
+      server.close();
+      await database.drop();
+    }
+  });
+
   it('sends each committed event to a syslog collector as RFC 5424', async () => {
     const { createSocket } = await import('node:dgram');
     const { createTestDatabase } = await import('./helpers/dialects.js');
