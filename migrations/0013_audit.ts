@@ -44,18 +44,16 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('tag', 'text', (column) => column.notNull())
     .addColumn('pruned_at', TIMESTAMP)
     .execute();
-  for (const [name, columns] of [
-    ['audit_events_time', ['time']],
-    ['audit_events_name', ['name', 'seq']],
-    ['audit_events_actor', ['actor_id', 'seq']],
-    ['audit_events_target', ['target_id', 'seq']],
-    ['audit_events_organization', ['organization_id', 'seq']],
-    ['audit_events_ip', ['ip', 'seq']],
-  ] as const) {
+  // Every index costs each append (on SQLite, appends slowed threefold past 150k rows with six); these are the
+  // ones the API's common questions need. Filters by IP scan within the time range given.
+  await db.schema.createIndex('audit_events_time').on('audit_events').column('time').execute();
+  await db.schema.createIndex('audit_events_name').on('audit_events').columns(['name', 'seq']).execute();
+  for (const column of ['actor_id', 'target_id', 'organization_id'] as const) {
     await db.schema
-      .createIndex(name)
+      .createIndex(`audit_events_${column.replace('_id', '')}`)
       .on('audit_events')
-      .columns([...columns])
+      .columns([column, 'seq'])
+      .where(column, 'is not', null)
       .execute();
   }
   await db.schema

@@ -117,6 +117,46 @@ describe('log helpers', () => {
     expect(JSON.parse(lines[0]!).user.email).toBe('c***@example.net');
   });
 
+  it('hides every secret-named field at any depth', () => {
+    const lines: string[] = [];
+    const logger = createLogger(
+      { level: 'info', pretty: false },
+      { write: (line: string) => lines.push(line) },
+    );
+    const names = [
+      'password',
+      'currentPassword',
+      'newPassword',
+      'passwordHash',
+      'secret',
+      'clientSecret',
+      'client_secret',
+      'token',
+      'accessToken',
+      'access_token',
+      'refreshToken',
+      'refresh_token',
+      'idToken',
+      'id_token',
+      'apiKey',
+      'api_key',
+      'x-api-key',
+      'otp',
+      'totp',
+      'backupCode',
+      'privateKey',
+      'secretKey',
+      'cookie',
+      'authorization',
+      'set-cookie',
+    ];
+    const secrets = Object.fromEntries(names.map((name, index) => [name, `value-${index}-zz`]));
+    logger.info({ a: { b: { c: { d: secrets } } }, ...secrets }, 'secrets');
+    expect(lines).toHaveLength(1);
+    for (const line of lines) expect(line).not.toMatch(/value-\d+-zz/);
+    expect(JSON.parse(lines[0]!).a.b.c.d.password).toBe('[redacted]');
+  });
+
   it('masks card numbers, national IDs, keys and tokens in messages, fields and errors (DLP)', () => {
     const lines: string[] = [];
     const logger = createLogger(

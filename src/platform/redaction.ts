@@ -96,7 +96,7 @@ const BUILT_IN_RULES: readonly Rule[] = [
 
 /** Field names whose values are masked whole, whatever they hold. */
 const SECRET_FIELD =
-  /^(?:.*pass(?:word|phrase)?|.*secret|.*token|authorization|cookie|set-cookie|api[-_]?key|private[-_]?key|credentials?|otp|totp|backup[-_]?codes?|cvv|cvc|card[-_]?number|pan|ssn)$/i;
+  /^(?:.*pass(?:word|phrase)?(?:[-_]?hash)?|.*secret(?:[-_]?key)?|.*token|authorization|cookie|set-cookie|.*api[-_]?key|private[-_]?key|credentials?|otp|totp|backup[-_]?codes?|cvv|cvc|card[-_]?number|pan|ssn)$/i;
 
 /** Strings that cannot hold any built-in pattern (too short, or no digit, key-ish prefix or separator). */
 const CANDIDATE =
@@ -109,7 +109,15 @@ export interface Redactor {
   value<T>(value: T): T;
 }
 
-export function createRedactor(settings: RedactionSettings = {}): Redactor {
+/**
+ * `masks`: fields shown partly rather than hidden (the logger shows e-mail addresses as `a***@example.com`),
+ * matched by exact name at any depth.
+ */
+export function createRedactor(
+  settings: RedactionSettings = {},
+  masks: Readonly<Record<string, (value: unknown) => unknown>> = {},
+): Redactor {
+  const masked = new Map(Object.entries(masks));
   const rules: Rule[] = [
     ...BUILT_IN_RULES,
     ...(settings.patterns ?? []).map((extra) => ({
@@ -159,7 +167,12 @@ export function createRedactor(settings: RedactionSettings = {}): Redactor {
     if (prototype !== Object.prototype && prototype !== null) return value;
     const copy: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      copy[key] = item !== undefined && item !== null && secretField(key) ? REDACTED : walk(item, depth + 1);
+      const mask = item !== undefined && item !== null ? masked.get(key) : undefined;
+      copy[key] = mask
+        ? mask(item)
+        : item !== undefined && item !== null && secretField(key)
+          ? REDACTED
+          : walk(item, depth + 1);
     }
     return copy;
   };

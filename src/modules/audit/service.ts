@@ -70,6 +70,13 @@ export type { AuditFilter } from './queries.js';
 const DAY_MS = 86_400_000;
 const PAGE = 2_000;
 
+interface PreparedEvent {
+  readonly draft: AuditDraft;
+  readonly detailsText: string;
+  readonly leaf: Buffer;
+  readonly hash: string;
+}
+
 export interface Checkpoint {
   readonly treeSize: number;
   readonly rootHash: string;
@@ -156,8 +163,16 @@ export function createAuditLog(deps: AuditLogDependencies) {
   const { database, clock, keys, logger, settings } = deps;
 
   /** Appends drafts in order under the tree lock; the writer calls this with each batch. */
+  /** What does not depend on the position (details text, leaf hash) is computed before the lock is taken. */
+  const prepare = (draft: AuditDraft): PreparedEvent => {
+    const detailsText = JSON.stringify(draft.details);
+    const leaf = leafHash(leafData(draft, detailsText));
+    return { draft, detailsText, leaf, hash: toHex(leaf) };
+  };
+
   async function append(drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
-    return database.transaction((trx) => appendWithin(trx, drafts));
+    const prepared = drafts.map(prepare);
+    return database.transaction((trx) => appendPrepared(trx, prepared));
   }
 
   /** The same, inside the caller's transaction: the records commit (or not) with the caller's change. */
@@ -165,42 +180,44 @@ export function createAuditLog(deps: AuditLogDependencies) {
     trx: Transaction<Tables>,
     drafts: readonly AuditDraft[],
   ): Promise<AuditRecord[]> {
-    {
-      const tree = await lockTree(trx);
-      let frontier = decodeFrontier(tree.frontier);
-      const rows: AuditEventRow[] = [];
-      const records: AuditRecord[] = [];
-      drafts.forEach((draft, index) => {
-        const seq = tree.size + index;
-        const detailsText = JSON.stringify(draft.details);
-        const leaf = leafHash(leafData(draft, detailsText));
-        frontier = appendLeaf(frontier, leaf);
-        const hash = toHex(leaf);
-        rows.push({
-          seq,
-          id: draft.id,
-          time: draft.time,
-          name: draft.name,
-          severity: draft.severity,
-          outcome: draft.outcome,
-          actor_type: draft.actorType,
-          actor_id: draft.actorId,
-          target_type: draft.targetType,
-          target_id: draft.targetId,
-          organization_id: draft.organizationId,
-          ip: draft.ip,
-          user_agent: draft.userAgent,
-          request_id: draft.requestId,
-          details: detailsText,
-          leaf_hash: hash,
-          tag: eventTag(keys.active, seq, hash),
-          pruned_at: null,
-        });
-        records.push({ ...draft, seq });
+    return appendPrepared(trx, drafts.map(prepare));
+  }
+
+  async function appendPrepared(
+    trx: Transaction<Tables>,
+    prepared: readonly PreparedEvent[],
+  ): Promise<AuditRecord[]> {
+    const tree = await lockTree(trx);
+    let frontier = decodeFrontier(tree.frontier);
+    const rows: AuditEventRow[] = [];
+    const records: AuditRecord[] = [];
+    prepared.forEach(({ draft, detailsText, leaf, hash }, index) => {
+      const seq = tree.size + index;
+      frontier = appendLeaf(frontier, leaf);
+      rows.push({
+        seq,
+        id: draft.id,
+        time: draft.time,
+        name: draft.name,
+        severity: draft.severity,
+        outcome: draft.outcome,
+        actor_type: draft.actorType,
+        actor_id: draft.actorId,
+        target_type: draft.targetType,
+        target_id: draft.targetId,
+        organization_id: draft.organizationId,
+        ip: draft.ip,
+        user_agent: draft.userAgent,
+        request_id: draft.requestId,
+        details: detailsText,
+        leaf_hash: hash,
+        tag: eventTag(keys.active, seq, hash),
+        pruned_at: null,
       });
-      await appendRows(trx, rows, { size: frontier.size, frontier: encodeFrontier(frontier) });
-      return records;
-    }
+      records.push({ ...draft, seq });
+    });
+    await appendRows(trx, rows, { size: frontier.size, frontier: encodeFrontier(frontier) });
+    return records;
   }
 
   async function exportCheckpoint(checkpoint: Checkpoint): Promise<void> {

@@ -20,7 +20,13 @@ export const AuditSettingsSchema = Type.Object(
           description:
             'Events waiting to be written before new requests get 503 until the writer catches up.',
         }),
-        maxBatch: Type.Integer({ minimum: 1, maximum: 5_000, default: 1_000 }),
+        maxBatch: Type.Integer({
+          minimum: 1,
+          maximum: 5_000,
+          default: 500,
+          description:
+            'Events per transaction. On SQLite a commit blocks the event loop while it runs (about 0.1 ms per event).',
+        }),
         retryBaseMs: Type.Integer({ minimum: 1, default: 100 }),
         retryMaxMs: Type.Integer({ minimum: 1, default: 5_000 }),
         failingAfter: Type.Integer({
