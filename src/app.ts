@@ -18,6 +18,7 @@ import { accountRoutes } from './modules/accounts/routes.js';
 import { AuditErrors } from './modules/audit/errors.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { authzRoutes, registerPermissionGuard } from './modules/authz/routes.js';
+import { registerConsole } from './modules/console/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
 import { createApiTokenVerifier } from './modules/oidc/api-tokens.js';
 import { registerInteractions } from './modules/oidc/interactions.js';
@@ -531,6 +532,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   });
   registerAccountPages(app, services.accounts, config.accounts.productName);
   registerAssets(app);
+  registerConsole(app, config.accounts.productName);
 
   const system = createSystemService({
     database: platform.database,

@@ -299,7 +299,16 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
         total: byName.reduce((sum, row) => sum + row.count, 0),
         bySeverity,
         byName,
-        topIps,
+        // Addresses behind the most security events and failed sign-in steps together.
+        topIps: [
+          ...[...topIps, ...failures.topIps].reduce(
+            (byIp, row) => byIp.set(row.ip, (byIp.get(row.ip) ?? 0) + row.count),
+            new Map<string, number>(),
+          ),
+        ]
+          .map(([ip, count]) => ({ ip, count }))
+          .sort((a, b) => b.count - a.count)
+          .slice(0, 10),
         series: [...buckets.entries()]
           .sort(([a], [b]) => a - b)
           .map(([bucket, counted]) => ({ start: iso(bucket * bucketMs), counts: counted })),

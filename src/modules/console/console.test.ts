@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../../../test/helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/helpers/dialects.js';
+
+let database: TestDatabase;
+let harness: TestApp;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ['web/build.mjs']);
+  database = await createTestDatabase('sqlite');
+  harness = await buildTestApp(database.url, { overrides: { accounts: { productName: 'Acme <ID>' } } });
+});
+
+afterAll(async () => {
+  await harness?.app.close();
+  await database?.drop();
+});
+
+it('serves the console shell under a CSP that allows only this origin, with its script and stylesheet', async () => {
+  const shell = await harness.app.inject({ method: 'GET', url: '/admin' });
+  expect(shell.statusCode).toBe(200);
+  expect(shell.headers['content-type']).toBe('text/html; charset=utf-8');
+  expect(shell.headers['cache-control']).toBe('no-store');
+  const csp = String(shell.headers['content-security-policy']);
+  expect(csp).toContain("default-src 'self'");
+  expect(csp).toMatch(/script-src 'self' 'nonce-[^']+'/);
+  expect(csp).not.toContain('unsafe-inline');
+  expect(shell.body).toContain('<script type="module" src="/admin/console.js"></script>');
+  expect(shell.body).toContain('data-product="Acme &#60;ID&#62;"');
+  expect(shell.body).not.toMatch(/https?:\/\//);
+
+  const script = await harness.app.inject({ method: 'GET', url: '/admin/console.js' });
+  expect(script.statusCode).toBe(200);
+  expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+  expect(script.body).toContain('/api/v1/admin/audit');
+  // Nothing in the bundle reaches another origin.
+  expect(script.body).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
+  const styles = await harness.app.inject({ method: 'GET', url: '/admin/console.css' });
+  expect(styles.headers['content-type']).toBe('text/css; charset=utf-8');
+});

@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { launchChromium } from '../helpers/browser.js';
+import { describeEachDialect } from '../helpers/dialects.js';
+
+const PASSWORD = 'violet-harbor-lantern-42';
+
+describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => {
+  let harness: TestApp & { baseUrl: string };
+  let browser: Browser;
+  const admin = `console-admin-${dialect}@example.com`;
+  const member = `console-member-${dialect}@example.com`;
+  const target = `console-target-${dialect}@example.com`;
+
+  beforeAll(async () => {
+    // The console is a build artefact (npm run build); build it from the sources under test.
+    execFileSync(process.execPath, ['web/build.mjs'], { stdio: 'inherit' });
+    mkdirSync('test-results/browser', { recursive: true });
+    harness = await listenTestApp(testDatabase().url);
+    for (const email of [admin, member, target]) {
+      const created = await harness.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email, password: PASSWORD },
+      });
+      if (email === admin) {
+        await harness.app.services.authz.assign({ type: 'user', id: created.json().user.id }, 'admin', {});
+      }
+    }
+    // Something to look at: failed sign-ins from one address and a block.
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      await harness.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: target, password: 'not-the-password' },
+        remoteAddress: '203.0.113.50',
+      });
+    }
+    await harness.app.services.security.blocks.add(
+      { kind: 'ip', value: '198.51.100.0/24', reason: 'scanner' },
+      {},
+    );
+    await harness.app.services.auditWriter.flush();
+    await harness.app.services.checkpointNow();
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.app.close();
+  });
+
+  const signIn = async (page: Page, email: string) => {
+    await page.goto(`${harness.baseUrl}/admin`);
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  it('signs an administrator in, shows the dashboard and the audit log, and verifies the log', {
+    timeout: 60_000,
+  }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      // The first GET /api/v1/me answers 401 before signing in: that is how the console knows to ask.
+      if (message.type() === 'error' && !/status of 401/.test(message.text())) problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+    await signIn(page, admin);
+
+    await page.getByRole('heading', { name: 'Last 24 hours' }).waitFor();
+    await page.locator('.chart svg rect').first().waitFor();
+    const failures = await page.locator('.card').first().locator('.value').textContent();
+    expect(Number(failures)).toBeGreaterThanOrEqual(4);
+    await page.getByText('203.0.113.50').waitFor();
+    await page.screenshot({ path: `test-results/browser/console-dashboard-${dialect}.png`, fullPage: true });
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.locator('table.events tbody tr', { hasText: 'auth.login.failed' }).first().waitFor();
+    await page.getByRole('button', { name: 'Verify the log' }).click();
+    await page.getByText('Verified.').waitFor();
+    await page.screenshot({ path: `test-results/browser/console-audit-${dialect}.png`, fullPage: true });
+
+    // Filters narrow the list, and a row opens to its details.
+    await page.getByLabel('Event or prefix').fill('security.');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('table.events tbody tr', { hasText: 'security.ip.blocked' }).first().waitFor();
+    const names = await page.locator('table.events tbody tr td:nth-child(2)').allTextContents();
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every((name) => name.startsWith('security.'))).toBe(true);
+    await page.locator('table.events tbody tr').first().getByRole('button').click();
+    await page.getByText('198.51.100.0/24').first().waitFor();
+    const exportHref = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+    expect(exportHref).toBe('/api/v1/admin/audit/export?name=security.&format=csv');
+    await page.screenshot({
+      path: `test-results/browser/console-audit-filtered-${dialect}.png`,
+      fullPage: true,
+    });
+
+    // The export link works with the session, as a download.
+    const download = await context.request.get(`${harness.baseUrl}${exportHref}`);
+    expect(download.status()).toBe(200);
+    expect(await download.text()).toContain('security.ip.blocked');
+
+    // A phone-sized screen keeps the essentials.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Security events' }).click();
+    await page.getByRole('heading', { name: 'Security events' }).waitFor();
+    await page.locator('table.events tbody tr', { hasText: 'security.' }).first().waitFor();
+    await page.screenshot({ path: `test-results/browser/console-security-phone-${dialect}.png` });
+    if (dialect === 'sqlite') {
+      mkdirSync('docs/screenshots', { recursive: true });
+      copyFileSync(
+        `test-results/browser/console-dashboard-${dialect}.png`,
+        'docs/screenshots/console-dashboard.png',
+      );
+      copyFileSync(`test-results/browser/console-audit-${dialect}.png`, 'docs/screenshots/console-audit.png');
+    }
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('refuses a wrong password with the generic message, and shows a member without permissions a notice', {
+    timeout: 60_000,
+  }, async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${harness.baseUrl}/admin`);
+    await page.getByLabel('E-mail').fill(member);
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/e-mail or password/i);
+
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Your account holds none of the permissions').waitFor();
+    await context.close();
+  });
+});

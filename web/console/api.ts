@@ -1,0 +1,48 @@
+/** The console talks to Gatehouse's JSON API with the session cookie; writes carry the session's CSRF token. */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken: string | undefined;
+
+export function rememberCsrfToken(token: string | undefined): void {
+  csrfToken = token;
+}
+
+export async function api<T>(path: string, options: { method?: string; body?: unknown } = {}): Promise<T> {
+  const method = options.method ?? 'GET';
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  const response = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  const data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  if (!response.ok) {
+    const message = (data.detail ?? data.title ?? response.statusText) as string;
+    throw new ApiError(response.status, data.code as string | undefined, message);
+  }
+  return data as T;
+}
+
+/** A query string from the filled-in fields only. */
+export function queryString(values: Record<string, string | string[] | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(values)) {
+    if (Array.isArray(value)) for (const item of value) params.append(key, item);
+    else if (value) params.set(key, value);
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}

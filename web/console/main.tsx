@@ -1,0 +1,102 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, rememberCsrfToken } from './api.js';
+import { AuditView } from './views/Audit.js';
+import { DashboardView } from './views/Dashboard.js';
+import { SignInView } from './views/SignIn.js';
+
+interface Me {
+  user: { id: string; email: string; name?: string | null };
+  csrfToken: string;
+}
+
+const ROUTES = [
+  { hash: '#/', label: 'Dashboard' },
+  { hash: '#/audit', label: 'Audit log' },
+  { hash: '#/security', label: 'Security events' },
+] as const;
+
+function useHash(): string {
+  const [hash, setHash] = useState(window.location.hash || '#/');
+  useEffect(() => {
+    const changed = () => setHash(window.location.hash || '#/');
+    window.addEventListener('hashchange', changed);
+    return () => window.removeEventListener('hashchange', changed);
+  }, []);
+  return hash;
+}
+
+function App({ productName }: { productName: string }) {
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [permissions, setPermissions] = useState<string[]>([]);
+  const hash = useHash();
+  const path = hash.split('?')[0];
+
+  const load = async () => {
+    try {
+      const current = await api<Me>('/api/v1/me');
+      rememberCsrfToken(current.csrfToken);
+      const access = await api<{ permissions: string[] }>('/api/v1/me/permissions');
+      setPermissions(access.permissions);
+      setMe(current);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) setMe(null);
+      else throw error;
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+
+  useEffect(() => {
+    const route = ROUTES.find((entry) => entry.hash === path);
+    document.title = `${route?.label ?? 'Admin'} · ${productName}`;
+  }, [path, productName]);
+
+  if (me === undefined) return <p class="loading">Loading…</p>;
+  if (me === null) return <SignInView productName={productName} onSignedIn={load} />;
+
+  const signOut = async () => {
+    await api('/api/v1/auth/logout', { method: 'POST' });
+    rememberCsrfToken(undefined);
+    setMe(null);
+  };
+  const may = (permission: string) => permissions.includes(permission);
+
+  return (
+    <div class="shell">
+      <header class="top">
+        <span class="brand">{productName} admin</span>
+        <nav aria-label="Sections">
+          {ROUTES.map((route) => (
+            <a href={route.hash} aria-current={route.hash === path ? 'page' : undefined} key={route.hash}>
+              {route.label}
+            </a>
+          ))}
+        </nav>
+        <span class="who">
+          {me.user.email}
+          <button type="button" class="link" onClick={signOut}>
+            Sign out
+          </button>
+        </span>
+      </header>
+      <main>
+        {!may('audit:read') && !may('security:read') ? (
+          <p class="notice" role="alert">
+            Your account holds none of the permissions the console shows (audit:read, security:read).
+          </p>
+        ) : path === '#/audit' ? (
+          <AuditView source="audit" title="Audit log" key={hash} />
+        ) : path === '#/security' ? (
+          <AuditView source="security" title="Security events" key={hash} />
+        ) : (
+          <DashboardView />
+        )}
+      </main>
+    </div>
+  );
+}
+
+const root = document.getElementById('app');
+if (root) render(<App productName={root.dataset.product ?? 'Gatehouse'} />, root);
