@@ -126,6 +126,51 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await context.close();
   });
 
+  it('registers a client, shows its secret once and lists it; finds a user and disables them', {
+    timeout: 60_000,
+  }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await signIn(page, admin);
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('button', { name: 'Register a client' }).click();
+    await page.getByLabel('Name').fill('Billing app');
+    await page.getByLabel('refresh_token').check();
+    await page.getByLabel('Redirect URIs').fill('https://billing.example.com/callback');
+    await page.getByRole('button', { name: 'Register', exact: true }).click();
+    const secret = await page.locator('.secret-value').textContent();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await page.locator('table.clients tbody tr', { hasText: 'Billing app' }).waitFor();
+    await page.screenshot({ path: `test-results/browser/console-clients-${dialect}.png`, fullPage: true });
+    // Only the keyed hash is kept: the secret is nowhere in what the API lists.
+    const listed = await context.request.get(`${harness.baseUrl}/api/v1/admin/clients`);
+    expect(await listed.text()).not.toContain(secret);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    expect(await page.locator('.secret-value').count()).toBe(0);
+
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByLabel('E-mail or name').fill(target);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.locator('table.users tbody tr', { hasText: target });
+    await row.waitFor();
+    expect(await page.locator('table.users tbody tr').count()).toBe(1);
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await row.getByText('disabled', { exact: true }).waitFor();
+    await page.screenshot({ path: `test-results/browser/console-users-${dialect}.png`, fullPage: true });
+    // Its activity: the audit log filtered to this user, the disabling on top.
+    await row.getByRole('link', { name: 'Activity' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.locator('table.events tbody tr', { hasText: 'user.disabled' }).first().waitFor();
+    const targets = await page.locator('table.events tbody tr td:nth-child(6)').allTextContents();
+    expect(targets.length).toBeGreaterThan(0);
+    const stored = await harness.app.services.accounts.get(
+      await harness.app.services.accounts.idForEmail(target),
+    );
+    expect(stored.status).toBe('disabled');
+    await context.close();
+  });
+
   it('refuses a wrong password with the generic message, and shows a member without permissions a notice', {
     timeout: 60_000,
   }, async () => {

@@ -2,8 +2,10 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, rememberCsrfToken } from './api.js';
 import { AuditView } from './views/Audit.js';
+import { ClientsView } from './views/Clients.js';
 import { DashboardView } from './views/Dashboard.js';
 import { SignInView } from './views/SignIn.js';
+import { UsersView } from './views/Users.js';
 
 interface Me {
   user: { id: string; email: string; name?: string | null };
@@ -11,9 +13,11 @@ interface Me {
 }
 
 const ROUTES = [
-  { hash: '#/', label: 'Dashboard' },
-  { hash: '#/audit', label: 'Audit log' },
-  { hash: '#/security', label: 'Security events' },
+  { hash: '#/', label: 'Dashboard', permission: 'security:read' },
+  { hash: '#/users', label: 'Users', permission: 'users:read' },
+  { hash: '#/clients', label: 'Clients', permission: 'clients:read' },
+  { hash: '#/audit', label: 'Audit log', permission: 'audit:read' },
+  { hash: '#/security', label: 'Security events', permission: 'security:read' },
 ] as const;
 
 function useHash(): string {
@@ -68,7 +72,7 @@ function App({ productName }: { productName: string }) {
       <header class="top">
         <span class="brand">{productName} admin</span>
         <nav aria-label="Sections">
-          {ROUTES.map((route) => (
+          {ROUTES.filter((route) => may(route.permission)).map((route) => (
             <a href={route.hash} aria-current={route.hash === path ? 'page' : undefined} key={route.hash}>
               {route.label}
             </a>
@@ -82,16 +86,23 @@ function App({ productName }: { productName: string }) {
         </span>
       </header>
       <main>
-        {!may('audit:read') && !may('security:read') ? (
+        {!ROUTES.some((route) => may(route.permission)) ? (
           <p class="notice" role="alert">
-            Your account holds none of the permissions the console shows (audit:read, security:read).
+            Your account holds none of the permissions the console shows (users:read, clients:read,
+            audit:read, security:read).
           </p>
-        ) : path === '#/audit' ? (
+        ) : path === '#/users' && may('users:read') ? (
+          <UsersView canWrite={may('users:write')} />
+        ) : path === '#/clients' && may('clients:read') ? (
+          <ClientsView canWrite={may('clients:write')} />
+        ) : path === '#/audit' && may('audit:read') ? (
           <AuditView source="audit" title="Audit log" key={hash} />
-        ) : path === '#/security' ? (
+        ) : path === '#/security' && may('security:read') ? (
           <AuditView source="security" title="Security events" key={hash} />
-        ) : (
+        ) : may('security:read') ? (
           <DashboardView />
+        ) : (
+          <p class="notice">Choose a section above.</p>
         )}
       </main>
     </div>

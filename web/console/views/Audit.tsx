@@ -49,7 +49,13 @@ function apiQuery(filters: Filters): Record<string, string | undefined> {
 /** The audit log (or only its security events): filters, pages, export, and the log's verification. */
 export function AuditView({ source, title }: { source: 'audit' | 'security'; title: string }) {
   const initial = new URLSearchParams(window.location.hash.split('?')[1] ?? '');
-  const [filters, setFilters] = useState<Filters>({ ...EMPTY, name: initial.get('name') ?? '' });
+  const [filters, setFilters] = useState<Filters>({
+    ...EMPTY,
+    name: initial.get('name') ?? '',
+    actor: initial.get('actor') ?? '',
+    target: initial.get('target') ?? '',
+    ip: initial.get('ip') ?? '',
+  });
   const [applied, setApplied] = useState<Filters>(filters);
   const [events, setEvents] = useState<AuditEvent[]>([]);
   const [cursor, setCursor] = useState<string | undefined>();

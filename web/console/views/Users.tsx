@@ -1,0 +1,206 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, queryString } from '../api.js';
+import { formatTime } from '../format.js';
+
+interface User {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  status: 'active' | 'disabled' | 'locked';
+  isAdmin: boolean;
+  lockedUntil: string | null;
+  mfaRequired: boolean;
+  createdAt: string;
+  lastLoginAt: string | null;
+}
+
+/** Accounts: search, status, and the support actions (disable, enable, unlock, end sessions). */
+export function UsersView({ canWrite }: { canWrite: boolean }) {
+  const [query, setQuery] = useState('');
+  const [status, setStatus] = useState('');
+  const [applied, setApplied] = useState({ query: '', status: '' });
+  const [users, setUsers] = useState<User[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const [loading, setLoading] = useState(false);
+
+  const load = async (next?: string) => {
+    setLoading(true);
+    try {
+      const page = await api<{ users: User[]; nextCursor: string | null }>(
+        `/api/v1/admin/users${queryString({ ...applied, cursor: next, limit: '50' })}`,
+      );
+      setUsers((previous) => (next ? [...previous, ...page.users] : page.users));
+      setCursor(page.nextCursor);
+    } catch (failure) {
+      setMessage({ kind: 'error', text: failure instanceof ApiError ? failure.message : String(failure) });
+    } finally {
+      setLoading(false);
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, [applied]);
+
+  const act = async (user: User, action: string, done: string, confirmText?: string) => {
+    if (confirmText && !window.confirm(confirmText)) return;
+    setMessage(undefined);
+    try {
+      if (action === 'revoke-sessions') {
+        await api(`/api/v1/admin/users/${user.id}/revoke-sessions`, { method: 'POST' });
+      } else {
+        const { user: changed } = await api<{ user: User }>(`/api/v1/admin/users/${user.id}/${action}`, {
+          method: 'POST',
+        });
+        setUsers((list) => list.map((entry) => (entry.id === changed.id ? changed : entry)));
+      }
+      setMessage({ kind: 'ok', text: `${user.email}: ${done}.` });
+    } catch (failure) {
+      setMessage({ kind: 'error', text: failure instanceof ApiError ? failure.message : String(failure) });
+    }
+  };
+
+  return (
+    <section aria-labelledby="users-title">
+      <h1 id="users-title">Users</h1>
+      <form
+        class="filters inline"
+        onSubmit={(event) => {
+          event.preventDefault();
+          setApplied({ query, status });
+        }}
+      >
+        <div>
+          <label for="user-query">E-mail or name</label>
+          <input
+            id="user-query"
+            type="search"
+            value={query}
+            onInput={(event) => setQuery((event.target as HTMLInputElement).value)}
+          />
+        </div>
+        <div>
+          <label for="user-status">Status</label>
+          <select
+            id="user-status"
+            value={status}
+            onChange={(event) => setStatus((event.target as HTMLSelectElement).value)}
+          >
+            <option value="">any</option>
+            <option>active</option>
+            <option>locked</option>
+            <option>disabled</option>
+          </select>
+        </div>
+        <div class="filter-buttons">
+          <button type="submit">Search</button>
+        </div>
+      </form>
+      {message && (
+        <p class={message.kind === 'ok' ? 'ok' : 'error'} role={message.kind === 'ok' ? 'status' : 'alert'}>
+          {message.text}
+        </p>
+      )}
+      <div class="table-scroll">
+        <table class="users">
+          <thead>
+            <tr>
+              <th scope="col">User</th>
+              <th scope="col">Status</th>
+              <th scope="col">Last sign-in</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {users.map((user) => (
+              <tr key={user.id}>
+                <td>
+                  <strong>{user.email}</strong>
+                  {user.name && <span class="muted"> · {user.name}</span>}
+                  <br />
+                  <span class="muted">
+                    {user.emailVerified ? 'verified' : 'unverified'}
+                    {user.isAdmin && ' · administrator'}
+                    {user.mfaRequired && ' · second factor required'}
+                  </span>
+                </td>
+                <td>
+                  <span class={`badge status-${user.status}`}>{user.status}</span>
+                </td>
+                <td>{user.lastLoginAt ? formatTime(user.lastLoginAt) : 'never'}</td>
+                <td class="row-actions">
+                  <a href={`#/audit?target=${encodeURIComponent(user.id)}`}>Activity</a>
+                  {canWrite && user.status === 'locked' && (
+                    <button
+                      type="button"
+                      class="secondary small"
+                      onClick={() => act(user, 'unlock', 'unlocked')}
+                    >
+                      Unlock
+                    </button>
+                  )}
+                  {canWrite && user.status === 'disabled' && (
+                    <button
+                      type="button"
+                      class="secondary small"
+                      onClick={() => act(user, 'enable', 'enabled')}
+                    >
+                      Enable
+                    </button>
+                  )}
+                  {canWrite && user.status !== 'disabled' && (
+                    <button
+                      type="button"
+                      class="secondary small danger"
+                      onClick={() =>
+                        act(
+                          user,
+                          'disable',
+                          'disabled, sessions ended',
+                          `Disable ${user.email} and end their sessions?`,
+                        )
+                      }
+                    >
+                      Disable
+                    </button>
+                  )}
+                  {canWrite && (
+                    <button
+                      type="button"
+                      class="secondary small"
+                      onClick={() =>
+                        act(
+                          user,
+                          'revoke-sessions',
+                          'every session ended',
+                          `End every session of ${user.email}?`,
+                        )
+                      }
+                    >
+                      End sessions
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+            {!loading && users.length === 0 && (
+              <tr>
+                <td colSpan={4}>No users match.</td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p class="more">
+        {loading
+          ? 'Loading…'
+          : cursor && (
+              <button type="button" class="secondary" onClick={() => load(cursor)}>
+                More users
+              </button>
+            )}
+      </p>
+    </section>
+  );
+}
