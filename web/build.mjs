@@ -1,6 +1,6 @@
-// Builds the admin console (web/console, Preact) into dist/web with esbuild: one minified ES module and one
-// stylesheet, served by Gatehouse itself (src/modules/console). Runs as part of `npm run build` (and so of
-// `npm ci`, through `prepare`, and `npm start`). No CDN: everything the console needs is in the bundle.
+// Builds the admin console and the account portal (web/console, Preact) into dist/web with esbuild: one
+// minified ES module each and one stylesheet, served by Gatehouse itself (src/modules/console). Runs as part
+// of `npm run build` (and so of `npm ci`, through `prepare`, and `npm start`). No CDN: everything is bundled.
 import { copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'web');
 await mkdir(out, { recursive: true });
 await build({
-  entryPoints: [join(root, 'web', 'console', 'main.tsx')],
-  outfile: join(out, 'console.js'),
+  entryPoints: {
+    console: join(root, 'web', 'console', 'main.tsx'),
+    account: join(root, 'web', 'console', 'account.tsx'),
+  },
+  outdir: out,
   bundle: true,
   minify: true,
   format: 'esm',

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/dialects.js';
@@ -7,7 +6,6 @@ let database: TestDatabase;
 let harness: TestApp;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['web/build.mjs']);
   database = await createTestDatabase('sqlite');
   harness = await buildTestApp(database.url, { overrides: { accounts: { productName: 'Acme <ID>' } } });
 });

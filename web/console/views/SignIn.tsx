@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
 
@@ -7,9 +8,13 @@ type Step = { kind: 'password' } | { kind: 'code'; methods: { id: string; type: 
 export function SignInView({
   productName,
   onSignedIn,
+  title = 'Sign in to the admin console',
+  footer,
 }: {
   productName: string;
   onSignedIn(): Promise<void>;
+  title?: string;
+  footer?: ComponentChildren;
 }) {
   const [step, setStep] = useState<Step>({ kind: 'password' });
   const [error, setError] = useState<string | undefined>();
@@ -49,7 +54,7 @@ export function SignInView({
     <div class="signin">
       <form onSubmit={submit} aria-describedby={error ? 'signin-error' : undefined}>
         <p class="brand">{productName}</p>
-        <h1>Sign in to the admin console</h1>
+        <h1>{title}</h1>
         {step.kind === 'password' ? (
           <>
             <label for="email">E-mail</label>
@@ -71,6 +76,7 @@ export function SignInView({
         <button type="submit" disabled={busy}>
           {step.kind === 'password' ? 'Sign in' : 'Verify'}
         </button>
+        {footer}
       </form>
     </div>
   );

@@ -1,0 +1,120 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { Secret, TOTP } from 'otpauth';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { launchChromium } from '../helpers/browser.js';
+import { FakeClock } from '../helpers/clock.js';
+import { describeEachDialect } from '../helpers/dialects.js';
+import { startTestSmtpServer, type TestSmtpServer } from '../helpers/mail.js';
+
+const PASSWORD = 'copper-meadow-signal-93';
+
+const totpAt = (secret: string, at: number) =>
+  TOTP.generate({
+    secret: Secret.fromBase32(secret),
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+    timestamp: at,
+  });
+
+describeEachDialect('a person in the account portal, in Chromium', (testDatabase, dialect) => {
+  let harness: TestApp & { baseUrl: string };
+  let browser: Browser;
+  let smtp: TestSmtpServer;
+  const clock = new FakeClock(Date.now());
+  const email = `portal-${dialect}@example.com`;
+
+  beforeAll(async () => {
+    mkdirSync('test-results/browser', { recursive: true });
+    smtp = await startTestSmtpServer();
+    harness = await listenTestApp(
+      testDatabase().url,
+      {
+        mail: {
+          transport: 'smtp',
+          from: 'Gatehouse <id@example.test>',
+          smtp: { host: '127.0.0.1', port: smtp.port, secure: false, requireTls: false },
+        },
+      },
+      clock,
+    );
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.app.close();
+    await smtp?.close();
+  });
+
+  const signIn = async (page: Page) => {
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  it('signs up, confirms the address from the e-mail, turns on an authenticator app, and signs in with it', {
+    timeout: 90_000,
+  }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+
+    await page.goto(`${harness.baseUrl}/account`);
+    await page.getByRole('button', { name: 'Create an account' }).click();
+    await page.getByLabel('Name (optional)').fill('Rosa Parks');
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.screenshot({ path: `test-results/browser/account-sign-up-${dialect}.png` });
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Account created.').waitFor();
+
+    // The link in the e-mail opens a page that confirms on a button press (mail scanners only fetch).
+    const mail = await smtp.waitFor((message) => message.to.includes(email));
+    const link = mail.links.find((url) => url.includes('/auth/verify-email'));
+    expect(link).toBeDefined();
+    await page.goto(link!);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('E-mail confirmed').waitFor();
+
+    await page.goto(`${harness.baseUrl}/account`);
+    await signIn(page);
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await page.locator('main > p.muted', { hasText: 'address confirmed' }).waitFor();
+
+    await page.getByRole('button', { name: 'Add an authenticator app' }).click();
+    await page.getByAltText('QR code to scan with your authenticator app').waitFor();
+    const secret = (await page.locator('form.enrol code').textContent())!.trim();
+    await page.screenshot({ path: `test-results/browser/account-totp-${dialect}.png`, fullPage: true });
+    await page.getByLabel('The 6-digit code the app shows').fill(totpAt(secret, clock.now()));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByText('Your backup codes').waitFor();
+    await page.getByRole('button', { name: 'I have stored them' }).click();
+    await page.locator('#security li', { hasText: 'Authenticator app' }).waitFor();
+
+    // After a reload, the activity list shows what just happened.
+    await page.reload();
+    await page.getByText('Two-step sign-in method added').waitFor();
+    await page.screenshot({ path: `test-results/browser/account-portal-${dialect}.png`, fullPage: true });
+    if (dialect === 'sqlite') {
+      copyFileSync(
+        `test-results/browser/account-portal-${dialect}.png`,
+        'docs/screenshots/account-portal.png',
+      );
+    }
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to your account' }).waitFor();
+    // Half a minute later: a fresh code (the one used to turn the app on cannot be replayed).
+    clock.advance(30_000);
+    await signIn(page);
+    await page
+      .getByLabel('Code from your authenticator app, or a backup code')
+      .fill(totpAt(secret, clock.now()));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await context.close();
+  });
+});

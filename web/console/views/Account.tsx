@@ -1,0 +1,350 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, rememberCsrfToken } from '../api.js';
+import { formatTime } from '../format.js';
+
+const messageOf = (failure: unknown) => (failure instanceof ApiError ? failure.message : String(failure));
+
+interface Method {
+  id: string;
+  type: string;
+  name: string;
+  status: 'pending' | 'active';
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** Authenticator apps: add one (QR code, then its first code), see backup codes once, remove. */
+export function TwoFactorSection() {
+  const [methods, setMethods] = useState<Method[]>([]);
+  const [enrolling, setEnrolling] = useState<{ id: string; qrCode: string; secret: string } | undefined>();
+  const [backupCodes, setBackupCodes] = useState<string[] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+
+  const load = async () => setMethods((await api<{ methods: Method[] }>('/api/v1/me/mfa/methods')).methods);
+  useEffect(() => {
+    load().catch((failure) => setError(messageOf(failure)));
+  }, []);
+
+  const start = async () => {
+    setError(undefined);
+    try {
+      const started = await api<{ method: Method; totp: { qrCode: string; secret: string } }>(
+        '/api/v1/me/mfa/methods',
+        { method: 'POST', body: { type: 'totp', name: 'Authenticator app' } },
+      );
+      setEnrolling({ id: started.method.id, qrCode: started.totp.qrCode, secret: started.totp.secret });
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  const confirm = async (event: Event) => {
+    event.preventDefault();
+    if (!enrolling) return;
+    const code = String(new FormData(event.currentTarget as HTMLFormElement).get('code') ?? '').trim();
+    try {
+      const confirmed = await api<{ backupCodes?: string[] }>(
+        `/api/v1/me/mfa/methods/${enrolling.id}/verify`,
+        {
+          method: 'POST',
+          body: { code },
+        },
+      );
+      setEnrolling(undefined);
+      setBackupCodes(confirmed.backupCodes);
+      await load();
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  const remove = async (method: Method) => {
+    if (!window.confirm(`Remove ${method.name}?`)) return;
+    try {
+      await api(`/api/v1/me/mfa/methods/${method.id}`, { method: 'DELETE' });
+      await load();
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  const active = methods.filter((method) => method.status === 'active');
+
+  return (
+    <section class="panel" id="security" aria-labelledby="two-factor-title">
+      <h2 id="two-factor-title">Two-step sign-in</h2>
+      {active.length === 0 ? (
+        <p>Off. Add an authenticator app so a stolen password is not enough to sign in as you.</p>
+      ) : (
+        <ul class="plain">
+          {active.map((method) => (
+            <li key={method.id}>
+              <strong>{method.name}</strong> ({method.type}) · added {formatTime(method.createdAt)} · last
+              used {method.lastUsedAt ? formatTime(method.lastUsedAt) : 'never'}{' '}
+              <button type="button" class="secondary small danger" onClick={() => remove(method)}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {backupCodes && (
+        <div class="secret" role="status">
+          <p>
+            <strong>Your backup codes</strong>, shown only now. Each works once if you lose your phone:
+          </p>
+          <code class="secret-value">{backupCodes.join('  ')}</code>
+          <button type="button" class="secondary small" onClick={() => setBackupCodes(undefined)}>
+            I have stored them
+          </button>
+        </div>
+      )}
+      {enrolling ? (
+        <form onSubmit={confirm} class="enrol">
+          <img
+            src={enrolling.qrCode}
+            alt="QR code to scan with your authenticator app"
+            width={180}
+            height={180}
+          />
+          <div>
+            <p>
+              Scan the code with your authenticator app, or type this key: <code>{enrolling.secret}</code>
+            </p>
+            <label for="totp-code">The 6-digit code the app shows</label>
+            <input id="totp-code" name="code" inputMode="numeric" autocomplete="one-time-code" required />
+            <button type="submit">Turn on</button>
+          </div>
+        </form>
+      ) : (
+        <button type="button" onClick={start}>
+          Add an authenticator app
+        </button>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+export function PasswordSection() {
+  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    try {
+      const changed = await api<{ csrfToken: string }>('/api/v1/me/password', {
+        method: 'POST',
+        body: { currentPassword: data.get('currentPassword'), newPassword: data.get('newPassword') },
+      });
+      // Changing the password replaces this session (and ends the others); the new one has its own token.
+      rememberCsrfToken(changed.csrfToken);
+      form.reset();
+      setMessage({ kind: 'ok', text: 'Password changed. Your other sessions were signed out.' });
+    } catch (failure) {
+      setMessage({ kind: 'error', text: messageOf(failure) });
+    }
+  };
+  return (
+    <section class="panel" aria-labelledby="password-title">
+      <h2 id="password-title">Password</h2>
+      <form onSubmit={submit} class="narrow">
+        <label for="current-password">Current password</label>
+        <input
+          id="current-password"
+          name="currentPassword"
+          type="password"
+          autocomplete="current-password"
+          required
+        />
+        <label for="new-password">New password</label>
+        <input
+          id="new-password"
+          name="newPassword"
+          type="password"
+          autocomplete="new-password"
+          minLength={8}
+          required
+        />
+        <button type="submit">Change password</button>
+      </form>
+      {message && (
+        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
+          {message.text}
+        </p>
+      )}
+    </section>
+  );
+}
+
+interface Session {
+  id: string;
+  device: { browser?: string; os?: string };
+  ip: string | null;
+  location: string | null;
+  lastSeenAt: string;
+  current: boolean;
+}
+
+export function SessionsSection() {
+  const [sessions, setSessions] = useState<Session[]>([]);
+  const [error, setError] = useState<string | undefined>();
+  const load = async () => setSessions((await api<{ sessions: Session[] }>('/api/v1/me/sessions')).sessions);
+  useEffect(() => {
+    load().catch((failure) => setError(messageOf(failure)));
+  }, []);
+  const revoke = async (session: Session) => {
+    try {
+      await api(`/api/v1/me/sessions/${session.id}`, { method: 'DELETE' });
+      await load();
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  return (
+    <section class="panel" id="sessions" aria-labelledby="sessions-title">
+      <h2 id="sessions-title">Where you are signed in</h2>
+      <ul class="plain">
+        {sessions.map((session) => (
+          <li key={session.id}>
+            <strong>
+              {[session.device.browser, session.device.os].filter(Boolean).join(' on ') || 'Unknown device'}
+            </strong>{' '}
+            · {session.ip ?? 'unknown address'}
+            {session.location ? ` (${session.location})` : ''} · last active {formatTime(session.lastSeenAt)}{' '}
+            {session.current ? (
+              <span class="badge status-active">this browser</span>
+            ) : (
+              <button type="button" class="secondary small" onClick={() => revoke(session)}>
+                Sign out
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+interface App {
+  clientId: string;
+  name: string;
+  scopes: string[];
+  grantedAt: string;
+}
+
+export function AppsSection() {
+  const [apps, setApps] = useState<App[]>([]);
+  const [error, setError] = useState<string | undefined>();
+  const load = async () => setApps((await api<{ apps: App[] }>('/api/v1/me/apps')).apps);
+  useEffect(() => {
+    load().catch((failure) => setError(messageOf(failure)));
+  }, []);
+  const revoke = async (app: App) => {
+    if (!window.confirm(`Remove ${app.name}'s access to your account?`)) return;
+    try {
+      await api(`/api/v1/me/apps/${encodeURIComponent(app.clientId)}`, { method: 'DELETE' });
+      await load();
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  return (
+    <section class="panel" id="apps" aria-labelledby="apps-title">
+      <h2 id="apps-title">Apps with access</h2>
+      {apps.length === 0 ? (
+        <p>No app has access to your account.</p>
+      ) : (
+        <ul class="plain">
+          {apps.map((app) => (
+            <li key={app.clientId}>
+              <strong>{app.name}</strong> · {app.scopes.join(', ')} · since {formatTime(app.grantedAt)}{' '}
+              <button type="button" class="secondary small danger" onClick={() => revoke(app)}>
+                Remove access
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+interface ActivityEvent {
+  id: string;
+  time: string;
+  name: string;
+  outcome: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  'auth.login.succeeded': 'Signed in',
+  'auth.login.failed': 'Failed sign-in attempt',
+  'auth.logout': 'Signed out',
+  'auth.lockout': 'Account locked after failed attempts',
+  'user.created': 'Account created',
+  'user.password.changed': 'Password changed',
+  'user.email.verified': 'E-mail address confirmed',
+  'mfa.enrolled': 'Two-step sign-in method added',
+  'mfa.removed': 'Two-step sign-in method removed',
+  'mfa.verified': 'Second step passed',
+  'mfa.failed': 'Wrong second-step code',
+  'session.revoked': 'A session was signed out',
+  'oauth.consent.revoked': "An app's access was removed",
+  'session.created': 'New session',
+  'session.revoked_all': 'Signed out everywhere',
+  'mfa.enrollment_started': 'Started adding a two-step method',
+  'mfa.backup_code.used': 'Backup code used',
+  'mfa.backup_codes.generated': 'New backup codes made',
+  'auth.step_up': 'Confirmed with a second step',
+  'security.risk.elevated': 'Unusual sign-in noticed',
+  'security.session.moved': 'Session used from another device or network',
+  'user.updated': 'Profile changed',
+  'user.email.changed': 'E-mail address changed',
+};
+
+export function ActivitySection() {
+  const [events, setEvents] = useState<ActivityEvent[]>([]);
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    api<{ events: ActivityEvent[] }>('/api/v1/me/activity?limit=20')
+      .then((page) => setEvents(page.events))
+      .catch((failure) => setError(messageOf(failure)));
+  }, []);
+  return (
+    <section class="panel" id="activity" aria-labelledby="activity-title">
+      <h2 id="activity-title">Recent security activity</h2>
+      <table class="activity">
+        <tbody>
+          {events.map((event) => (
+            <tr key={event.id}>
+              <td>{formatTime(event.time)}</td>
+              <td class={event.outcome}>{DESCRIPTIONS[event.name] ?? event.name}</td>
+              <td>
+                <code>{event.ip ?? ''}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
