@@ -169,6 +169,44 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await context.close();
   });
 
+  it('shows a locked account only the generic error, and lets an administrator unlock it', {
+    timeout: 60_000,
+  }, async () => {
+    const locked = `console-locked-${dialect}@example.com`;
+    await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/signup',
+      payload: { email: locked, password: PASSWORD },
+    });
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      await harness.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: locked, password: 'not-the-password' },
+      });
+    }
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, locked);
+    await page.getByRole('alert').waitFor();
+    // The right password on a locked account reads exactly like a wrong one.
+    expect(await page.getByRole('alert').textContent()).toBe('Invalid e-mail or password');
+    await page.screenshot({ path: `test-results/browser/console-locked-${dialect}.png` });
+    await context.close();
+
+    const adminContext = await browser.newContext();
+    const adminPage = await adminContext.newPage();
+    await signIn(adminPage, admin);
+    await adminPage.getByRole('link', { name: 'Users' }).click();
+    await adminPage.getByLabel('E-mail or name').fill(locked);
+    await adminPage.getByRole('button', { name: 'Search' }).click();
+    const row = adminPage.locator('table.users tbody tr', { hasText: locked });
+    await row.getByText('locked', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Unlock' }).click();
+    await row.getByText('active', { exact: true }).waitFor();
+    await adminContext.close();
+  });
+
   it('refuses a wrong password with the generic message, and shows a member without permissions a notice', {
     timeout: 60_000,
   }, async () => {

@@ -113,77 +113,90 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
             </tr>
           </thead>
           <tbody>
-            {users.map((user) => (
-              <tr key={user.id}>
-                <td>
-                  <strong>{user.email}</strong>
-                  {user.name && <span class="muted"> · {user.name}</span>}
-                  <br />
-                  <span class="muted">
-                    {user.emailVerified ? 'verified' : 'unverified'}
-                    {user.isAdmin && ' · administrator'}
-                    {user.mfaRequired && ' · second factor required'}
-                  </span>
-                </td>
-                <td>
-                  <span class={`badge status-${user.status}`}>{user.status}</span>
-                </td>
-                <td>{user.lastLoginAt ? formatTime(user.lastLoginAt) : 'never'}</td>
-                <td class="row-actions">
-                  <a href={`#/audit?target=${encodeURIComponent(user.id)}`}>Activity</a>
-                  {canWrite && user.status === 'locked' && (
-                    <button
-                      type="button"
-                      class="secondary small"
-                      onClick={() => act(user, 'unlock', 'unlocked')}
-                    >
-                      Unlock
-                    </button>
-                  )}
-                  {canWrite && user.status === 'disabled' && (
-                    <button
-                      type="button"
-                      class="secondary small"
-                      onClick={() => act(user, 'enable', 'enabled')}
-                    >
-                      Enable
-                    </button>
-                  )}
-                  {canWrite && user.status !== 'disabled' && (
-                    <button
-                      type="button"
-                      class="secondary small danger"
-                      onClick={() =>
-                        act(
-                          user,
-                          'disable',
-                          'disabled, sessions ended',
-                          `Disable ${user.email} and end their sessions?`,
-                        )
-                      }
-                    >
-                      Disable
-                    </button>
-                  )}
-                  {canWrite && (
-                    <button
-                      type="button"
-                      class="secondary small"
-                      onClick={() =>
-                        act(
-                          user,
-                          'revoke-sessions',
-                          'every session ended',
-                          `End every session of ${user.email}?`,
-                        )
-                      }
-                    >
-                      End sessions
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
+            {users.map((user) => {
+              // A temporary lockout keeps the status `active` until it ends.
+              const locked =
+                user.status === 'locked' ||
+                (user.lockedUntil !== null && Date.parse(user.lockedUntil) > Date.now());
+              const shown = locked ? 'locked' : user.status;
+              return (
+                <tr key={user.id}>
+                  <td>
+                    <strong>{user.email}</strong>
+                    {user.name && <span class="muted"> · {user.name}</span>}
+                    <br />
+                    <span class="muted">
+                      {user.emailVerified ? 'verified' : 'unverified'}
+                      {user.isAdmin && ' · administrator'}
+                      {user.mfaRequired && ' · second factor required'}
+                    </span>
+                  </td>
+                  <td>
+                    <span class={`badge status-${shown}`}>{shown}</span>
+                    {locked && user.lockedUntil && (
+                      <span class="muted">
+                        <br />
+                        until {formatTime(user.lockedUntil)}
+                      </span>
+                    )}
+                  </td>
+                  <td>{user.lastLoginAt ? formatTime(user.lastLoginAt) : 'never'}</td>
+                  <td class="row-actions">
+                    <a href={`#/audit?target=${encodeURIComponent(user.id)}`}>Activity</a>
+                    {canWrite && locked && (
+                      <button
+                        type="button"
+                        class="secondary small"
+                        onClick={() => act(user, 'unlock', 'unlocked')}
+                      >
+                        Unlock
+                      </button>
+                    )}
+                    {canWrite && user.status === 'disabled' && (
+                      <button
+                        type="button"
+                        class="secondary small"
+                        onClick={() => act(user, 'enable', 'enabled')}
+                      >
+                        Enable
+                      </button>
+                    )}
+                    {canWrite && user.status !== 'disabled' && (
+                      <button
+                        type="button"
+                        class="secondary small danger"
+                        onClick={() =>
+                          act(
+                            user,
+                            'disable',
+                            'disabled, sessions ended',
+                            `Disable ${user.email} and end their sessions?`,
+                          )
+                        }
+                      >
+                        Disable
+                      </button>
+                    )}
+                    {canWrite && (
+                      <button
+                        type="button"
+                        class="secondary small"
+                        onClick={() =>
+                          act(
+                            user,
+                            'revoke-sessions',
+                            'every session ended',
+                            `End every session of ${user.email}?`,
+                          )
+                        }
+                      >
+                        End sessions
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
             {!loading && users.length === 0 && (
               <tr>
                 <td colSpan={4}>No users match.</td>
