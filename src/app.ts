@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { Gauge } from 'prom-client';
+import { maskSecrets } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
@@ -555,5 +556,6 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   await app.register(systemRoutes, {
     service: system,
     metricsRegistry: config.metrics.enabled ? platform.metrics.registry : undefined,
+    effectiveSettings: () => maskSecrets(config),
   });
 }

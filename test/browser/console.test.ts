@@ -207,6 +207,42 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await adminContext.close();
   });
 
+  it('blocks a range and lifts it, plants a honeytoken shown once, and shows the settings with secrets masked', {
+    timeout: 60_000,
+  }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await signIn(page, admin);
+    await page.getByRole('link', { name: 'Blocks & honeytokens' }).click();
+    await page.getByLabel('Value').fill('192.0.2.0/24');
+    await page.getByLabel('Reason').fill('credential stuffing');
+    await page.getByRole('button', { name: 'Block', exact: true }).click();
+    const blocked = page.locator('table.blocks tbody tr', { hasText: '192.0.2.0/24' });
+    await blocked.waitFor();
+    expect(harness.app.services.security.blocks.match('192.0.2.7', undefined)).toBeDefined();
+
+    await page.getByLabel('Kind').selectOption('api_key');
+    await page.getByLabel('Name (looks real: backup-sync)').fill('backup-sync');
+    await page.getByRole('button', { name: 'Plant' }).click();
+    const credentials = await page.locator('.secret-value').textContent();
+    expect(credentials).toMatch(/^apiKey: gh_/);
+    await page.locator('li', { hasText: 'backup-sync' }).waitFor();
+    await page.screenshot({ path: `test-results/browser/console-defences-${dialect}.png`, fullPage: true });
+
+    await blocked.getByRole('button', { name: 'Lift' }).click();
+    await page.getByText('Lifted.').waitFor();
+    expect(await page.locator('table.blocks tbody tr', { hasText: '192.0.2.0/24' }).count()).toBe(0);
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings' }).waitFor();
+    await page.locator('summary', { hasText: 'secrets' }).click();
+    const secrets = await page.locator('details[open] pre').textContent();
+    expect(secrets).toContain('"key"');
+    expect(secrets).not.toContain(harness.config.secrets.key as string);
+    await context.close();
+  });
+
   it('refuses a wrong password with the generic message, and shows a member without permissions a notice', {
     timeout: 60_000,
   }, async () => {

@@ -4,6 +4,8 @@ import { ApiError, api, rememberCsrfToken } from './api.js';
 import { AuditView } from './views/Audit.js';
 import { ClientsView } from './views/Clients.js';
 import { DashboardView } from './views/Dashboard.js';
+import { DefencesView } from './views/Defences.js';
+import { SettingsView } from './views/Settings.js';
 import { SignInView } from './views/SignIn.js';
 import { UsersView } from './views/Users.js';
 
@@ -18,6 +20,8 @@ const ROUTES = [
   { hash: '#/clients', label: 'Clients', permission: 'clients:read' },
   { hash: '#/audit', label: 'Audit log', permission: 'audit:read' },
   { hash: '#/security', label: 'Security events', permission: 'security:read' },
+  { hash: '#/defences', label: 'Blocks & honeytokens', permission: 'security:read' },
+  { hash: '#/settings', label: 'Settings', permission: 'system:read' },
 ] as const;
 
 function useHash(): string {
@@ -99,6 +103,10 @@ function App({ productName }: { productName: string }) {
           <AuditView source="audit" title="Audit log" key={hash} />
         ) : path === '#/security' && may('security:read') ? (
           <AuditView source="security" title="Security events" key={hash} />
+        ) : path === '#/defences' && may('security:read') ? (
+          <DefencesView canWrite={may('security:write')} />
+        ) : path === '#/settings' && may('system:read') ? (
+          <SettingsView />
         ) : may('security:read') ? (
           <DashboardView />
         ) : (

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
 import { GatehouseError } from '../../platform/errors.js';
 import { problemResponses } from '../../platform/http/problem.js';
+import { requires } from '../authz/routes.js';
 import { SystemErrors } from './errors.js';
 import { HealthHeaders, HealthResponse, LiveResponse, ReadyResponse } from './schemas.js';
 import type { SystemService } from './service.js';
@@ -9,14 +11,44 @@ import type { SystemService } from './service.js';
 export interface SystemRoutesOptions {
   readonly service: SystemService;
   readonly metricsRegistry?: Registry | undefined;
+  /** The effective configuration with every secret masked (`gatehouse config check` shows the same). */
+  readonly effectiveSettings?: (() => unknown) | undefined;
 }
 
 /** Probes and metrics: cheap, never rate limited, answered even when the process is overloaded. */
 export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = async (
   app,
-  { service, metricsRegistry },
+  { service, metricsRegistry, effectiveSettings },
 ) => {
   const probe = { probe: true };
+
+  if (effectiveSettings) {
+    app.get(
+      '/api/v1/admin/settings',
+      {
+        config: requires('system:read'),
+        schema: {
+          tags: ['admin'],
+          summary:
+            'The effective configuration, secrets masked (read-only: settings come from the file and env)',
+          response: {
+            200: Type.Object({
+              sources: Type.Array(Type.String()),
+              settings: Type.Record(Type.String(), Type.Unknown()),
+            }),
+            ...problemResponses,
+          },
+        },
+      },
+      async () => {
+        const { sources, ...settings } = effectiveSettings() as { sources: string[] } & Record<
+          string,
+          unknown
+        >;
+        return { sources, settings };
+      },
+    );
+  }
 
   app.get(
     '/health/live',
