@@ -16,6 +16,7 @@ import type { Config } from './config/schema.js';
 import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
+import { registerSignInPages } from './modules/accounts/sign-in-pages.js';
 import { AuditErrors } from './modules/audit/errors.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { authzRoutes, registerPermissionGuard } from './modules/authz/routes.js';
@@ -234,7 +235,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 }
 
 async function registerPlugins(app: GatehouseApp, config: Config, platform: Platform): Promise<void> {
-  installProblemHandling(app);
+  installProblemHandling(app, { productName: config.accounts.productName });
   // Events recorded while serving a request name its caller and address without each call passing them.
   app.addHook('onRequest', (request, _reply, done) => {
     requestFacts.run(
@@ -532,6 +533,14 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     csrfToken: (sessionId) => services.sessions.csrfToken(sessionId),
   });
   registerAccountPages(app, services.accounts, config.accounts.productName);
+  registerSignInPages(app, {
+    accounts: services.accounts,
+    mfa: services.mfa,
+    cookie,
+    pendingCookie,
+    deviceCookie,
+    productName: config.accounts.productName,
+  });
   registerAssets(app);
   registerConsole(app, config.accounts.productName);
 

@@ -32,6 +32,12 @@ export function pageHtml(productName: string, content: PageContent, nonce: strin
   .error { color: #a11d1d; } .ok { color: #1d6b2c; }
   button.secondary { color: #2851a3; background: #fff; border: 1px solid #2851a3; }
   .product { color: #556; font-size: .9rem; margin-bottom: 1.5rem; }
+  .hint { color: #4f5869; font-size: .9rem; margin: .25rem 0 0; }
+  .field-error { margin: .25rem 0 0; font-size: .95rem; }
+  input[aria-invalid="true"] { border-color: #a11d1d; border-width: 2px; }
+  .links { margin: 1.25rem 0 0; text-align: center; }
+  a { color: #2851a3; }
+  @media (max-width: 30rem) { main { margin: 0; border-radius: 0; min-height: 100vh; box-shadow: none; } }
 </style>
 </head>
 <body><main><div class="product">${escapeHtml(productName)}</div>${content.body}</main></body>

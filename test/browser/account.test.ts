@@ -118,4 +118,42 @@ describeEachDialect('a person in the account portal, in Chromium', (testDatabase
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     await context.close();
   });
+
+  it('signs up, confirms and signs in and out with JavaScript off, on a phone-sized screen', {
+    timeout: 60_000,
+  }, async () => {
+    const person = `no-js-${dialect}@example.com`;
+    const context = await browser.newContext({
+      javaScriptEnabled: false,
+      viewport: { width: 390, height: 844 },
+    });
+    const page = await context.newPage();
+    await page.goto(`${harness.baseUrl}/login?next=/logout`);
+    await page.screenshot({ path: `test-results/browser/sign-in-page-${dialect}.png` });
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('E-mail').fill(person);
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    // Refused beside the field, with the e-mail kept.
+    await page.locator('#password-error').waitFor();
+    expect(await page.getByLabel('E-mail').inputValue()).toBe(person);
+    await page.screenshot({ path: `test-results/browser/sign-up-error-${dialect}.png` });
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Check your e-mail').first().waitFor();
+
+    const mail = await smtp.waitFor((message) => message.to.includes(person));
+    await page.goto(mail.links.find((url) => url.includes('/auth/verify-email'))!);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('E-mail confirmed').waitFor();
+
+    await page.goto(`${harness.baseUrl}/login?next=/logout`);
+    await page.getByLabel('E-mail').fill(person);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Sign out of this browser?').waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out').waitFor();
+    await context.close();
+  });
 });

@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { errorDefinition, type FieldProblem, GatehouseError } from '../errors.js';
+import { escapeHtml, page } from '../html.js';
 import { createRedactor } from '../redaction.js';
 
 /** RFC 9457 problem details, as every error leaves Gatehouse. */
@@ -124,7 +125,7 @@ const ALL_METHODS: readonly HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH
  * Installs the one error handler and the not-found handler. Fastify answers 404 for a known path with an
  * unknown method; a shadow router of every registered route lets us answer 405 with an Allow header instead.
  */
-export function installProblemHandling(app: FastifyInstance): void {
+export function installProblemHandling(app: FastifyInstance, options: { productName?: string } = {}): void {
   const routes = FindMyWay({ ignoreTrailingSlash: false });
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -149,6 +150,23 @@ export function installProblemHandling(app: FastifyInstance): void {
         new GatehouseError('method_not_allowed', `${request.method} is not allowed on this endpoint`, {
           headers: { allow: allowed.join(', ') },
         }),
+      );
+    }
+    // A person who follows a broken link gets a page, not JSON; API clients keep their problem details.
+    const wantsPage =
+      request.method === 'GET' &&
+      !path.startsWith('/api/') &&
+      /text\/html/.test(request.headers.accept ?? '') &&
+      options.productName !== undefined;
+    if (wantsPage) {
+      return page(
+        reply,
+        options.productName as string,
+        {
+          title: 'Page not found',
+          body: `<h1>Page not found</h1><p>There is nothing at this address. It may have moved, or the link may be mistyped.</p><p class="links"><a href="/account">Your account</a> · <a href="/login">Sign in</a></p><p class="hint">Reference: ${escapeHtml(request.id)}</p>`,
+        },
+        404,
       );
     }
     return sendProblem(request, reply, new GatehouseError('not_found', 'No such endpoint'));
