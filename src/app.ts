@@ -211,6 +211,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('gatehouse', platform);
+  app.decorate('branding', config.accounts.branding);
   // Closers run last-registered first, so services stop before the connections they use.
   const closers: (() => Promise<void>)[] = [
     async () => {

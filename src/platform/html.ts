@@ -7,13 +7,35 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
+/** How the pages look (`accounts.branding`); decorated on the app as `branding`. */
+export interface Branding {
+  readonly primaryColor: string;
+  readonly logoUrl?: string | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    branding?: Branding;
+  }
+}
+
+const DEFAULT_BRANDING: Branding = { primaryColor: '#2851a3' };
+
 export interface PageContent {
   readonly title: string;
   readonly body: string;
 }
 
 /** The one page layout: no script, readable without styles; inline styles carry the response's nonce. */
-export function pageHtml(productName: string, content: PageContent, nonce: string): string {
+export function pageHtml(
+  productName: string,
+  content: PageContent,
+  nonce: string,
+  branding: Branding = DEFAULT_BRANDING,
+): string {
+  // Both come from validated settings (a #rrggbb colour; a path or data: URL), escaped all the same.
+  const primary = escapeHtml(branding.primaryColor);
+  const logo = branding.logoUrl ? `<img class="logo" src="${escapeHtml(branding.logoUrl)}" alt="">` : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -27,20 +49,21 @@ export function pageHtml(productName: string, content: PageContent, nonce: strin
   h1 { font-size: 1.35rem; margin-top: 0; }
   label { display: block; margin: 1rem 0 .25rem; font-weight: 600; }
   input { width: 100%; box-sizing: border-box; padding: .6rem; font: inherit; border: 1px solid #8a93a6; border-radius: 4px; }
-  button { margin-top: 1.25rem; width: 100%; padding: .7rem; font: inherit; font-weight: 600; color: #fff; background: #2851a3; border: 0; border-radius: 4px; cursor: pointer; }
+  button { margin-top: 1.25rem; width: 100%; padding: .7rem; font: inherit; font-weight: 600; color: #fff; background: ${primary}; border: 0; border-radius: 4px; cursor: pointer; }
   button:focus, input:focus { outline: 3px solid #f2b400; outline-offset: 1px; }
   .error { color: #a11d1d; } .ok { color: #1d6b2c; }
-  button.secondary { color: #2851a3; background: #fff; border: 1px solid #2851a3; }
+  button.secondary { color: ${primary}; background: #fff; border: 1px solid ${primary}; }
+  .logo { display: block; max-height: 3rem; max-width: 12rem; margin-bottom: .75rem; }
   .product { color: #556; font-size: .9rem; margin-bottom: 1.5rem; }
   .hint { color: #4f5869; font-size: .9rem; margin: .25rem 0 0; }
   .field-error { margin: .25rem 0 0; font-size: .95rem; }
   input[aria-invalid="true"] { border-color: #a11d1d; border-width: 2px; }
   .links { margin: 1.25rem 0 0; text-align: center; }
-  a { color: #2851a3; }
+  a { color: ${primary}; }
   @media (max-width: 30rem) { main { margin: 0; border-radius: 0; min-height: 100vh; box-shadow: none; } }
 </style>
 </head>
-<body><main><div class="product">${escapeHtml(productName)}</div>${content.body}</main></body>
+<body><main>${logo}<div class="product">${escapeHtml(productName)}</div>${content.body}</main></body>
 </html>`;
 }
 
@@ -57,7 +80,7 @@ export function page(
     .code(status)
     .type('text/html; charset=utf-8')
     .header('cache-control', 'no-store')
-    .send(pageHtml(productName, content, nonce));
+    .send(pageHtml(productName, content, nonce, reply.server.branding));
 }
 
 /** An error as a paragraph: the message when it is safe to show, a generic one otherwise. */

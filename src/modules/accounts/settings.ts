@@ -48,6 +48,25 @@ export const AccountSettingsSchema = Type.Object(
       default: 'Gatehouse',
       description: 'Shown in e-mails and pages.',
     }),
+    branding: Type.Object(
+      {
+        primaryColor: Type.String({
+          pattern: '^#[0-9a-fA-F]{6}$',
+          default: '#2851a3',
+          description:
+            'Buttons and links on the sign-in pages, portal and console (#rrggbb; keep white text readable on it).',
+        }),
+        logoUrl: Type.Optional(
+          Type.String({
+            pattern: '^(/[^/\\s][^\\s]*|data:image/(png|svg\\+xml|webp);base64,[A-Za-z0-9+/=]+)$',
+            maxLength: 100_000,
+            description:
+              'A logo above the sign-in pages: a path on this site or a data: URL (the pages load nothing from other origins).',
+          }),
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     lockout: LockoutSettingsSchema,
     throttle: ThrottleSettingsSchema,
     verifyEmailTtlSeconds: Seconds(86_400, 'How long an e-mail verification link works.'),

@@ -7,7 +7,14 @@ let harness: TestApp;
 
 beforeAll(async () => {
   database = await createTestDatabase('sqlite');
-  harness = await buildTestApp(database.url, { overrides: { accounts: { productName: 'Acme <ID>' } } });
+  harness = await buildTestApp(database.url, {
+    overrides: {
+      accounts: {
+        productName: 'Acme <ID>',
+        branding: { primaryColor: '#0b6e4f', logoUrl: '/brand/logo.svg' },
+      },
+    },
+  });
 });
 
 afterAll(async () => {
@@ -36,4 +43,27 @@ it('serves the console shell under a CSP that allows only this origin, with its 
   expect(script.body).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
   const styles = await harness.app.inject({ method: 'GET', url: '/admin/console.css' });
   expect(styles.headers['content-type']).toBe('text/css; charset=utf-8');
+});
+
+it('brands the sign-in pages and the console with the configured colour and logo', async () => {
+  const signIn = await harness.app.inject({ method: 'GET', url: '/login' });
+  expect(signIn.body).toContain('background: #0b6e4f');
+  expect(signIn.body).toContain('<img class="logo" src="/brand/logo.svg" alt="">');
+  expect(signIn.body).not.toContain('#2851a3');
+  const shell = await harness.app.inject({ method: 'GET', url: '/admin' });
+  const nonce = /'nonce-([^']+)'/.exec(String(shell.headers['content-security-policy']))?.[1];
+  expect(shell.body).toContain(`<style nonce="${nonce}">:root { --primary: #0b6e4f; }</style>`);
+});
+
+it('refuses a logo from another origin in the settings', async () => {
+  const { loadConfig } = await import('../../config/load.js');
+  expect(() =>
+    loadConfig({
+      env: {},
+      overrides: { accounts: { branding: { logoUrl: 'https://cdn.example.com/logo.png' } } },
+    }),
+  ).toThrow(/accounts\.branding\.logoUrl/);
+  expect(() =>
+    loadConfig({ env: {}, overrides: { accounts: { branding: { primaryColor: 'red' } } } }),
+  ).toThrow(/primaryColor/);
 });

@@ -21,7 +21,13 @@ export function consoleBundleDir(): string {
   return join(packageRoot(), 'dist', 'web');
 }
 
-const shell = (title: string, productName: string, script: string) => `<!doctype html>
+const shell = (
+  title: string,
+  productName: string,
+  script: string,
+  nonce: string,
+  primaryColor: string,
+) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -30,6 +36,7 @@ const shell = (title: string, productName: string, script: string) => `<!doctype
 <title>${escapeHtml(title)} · ${escapeHtml(productName)}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/admin/console.css">
+<style nonce="${nonce}">:root { --primary: ${escapeHtml(primaryColor)}; }</style>
 <script type="module" src="${script}"></script>
 </head>
 <body><div id="app" data-product="${escapeHtml(productName)}"></div><noscript>This page needs JavaScript; the JSON API (/docs) works without it.</noscript></body>
@@ -65,11 +72,11 @@ export function registerConsole(app: FastifyInstance, productName: string): void
           503,
         );
       }
-      pageCsp(reply);
+      const nonce = pageCsp(reply);
       return reply
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-store')
-        .send(shell(title, productName, script));
+        .send(shell(title, productName, script, nonce, app.branding?.primaryColor ?? '#2851a3'));
     });
   shellPage('/admin', 'Admin', '/admin/console.js', Boolean(bundles.console && bundles.styles));
   shellPage('/account', 'Your account', '/account/account.js', Boolean(bundles.account && bundles.styles));
