@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, rememberCsrfToken } from './api.js';
+import { AccessView } from './views/Access.js';
 import { AuditView } from './views/Audit.js';
 import { ClientsView } from './views/Clients.js';
 import { DashboardView } from './views/Dashboard.js';
@@ -18,9 +19,10 @@ const ROUTES = [
   { hash: '#/', label: 'Dashboard', permission: 'security:read' },
   { hash: '#/users', label: 'Users', permission: 'users:read' },
   { hash: '#/clients', label: 'Clients', permission: 'clients:read' },
+  { hash: '#/access', label: 'Roles', permission: 'authz:read' },
   { hash: '#/audit', label: 'Audit log', permission: 'audit:read' },
-  { hash: '#/security', label: 'Security events', permission: 'security:read' },
-  { hash: '#/defences', label: 'Blocks & honeytokens', permission: 'security:read' },
+  { hash: '#/security', label: 'Security', permission: 'security:read' },
+  { hash: '#/defences', label: 'Blocks', permission: 'security:read' },
   { hash: '#/settings', label: 'Settings', permission: 'system:read' },
 ] as const;
 
@@ -99,6 +101,8 @@ function App({ productName }: { productName: string }) {
           <UsersView canWrite={may('users:write')} />
         ) : path === '#/clients' && may('clients:read') ? (
           <ClientsView canWrite={may('clients:write')} />
+        ) : path === '#/access' && may('authz:read') ? (
+          <AccessView canWrite={may('authz:write')} canCheck={may('authz:check')} />
         ) : path === '#/audit' && may('audit:read') ? (
           <AuditView source="audit" title="Audit log" key={hash} />
         ) : path === '#/security' && may('security:read') ? (
