@@ -81,7 +81,7 @@ describeEachDialect('a person in the account portal, in Chromium', (testDatabase
 
     await page.goto(`${harness.baseUrl}/account`);
     await signIn(page);
-    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
     await page.locator('main > p.muted', { hasText: 'address confirmed' }).waitFor();
 
     await page.getByRole('button', { name: 'Add an authenticator app' }).click();
@@ -115,7 +115,31 @@ describeEachDialect('a person in the account portal, in Chromium', (testDatabase
       .getByLabel('Code from your authenticator app, or a backup code')
       .fill(totpAt(secret, clock.now()));
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
+
+    // The rest of the portal: a new name, new backup codes, an e-mail change asked for, and deletion.
+    await page.getByLabel('Name', { exact: true }).fill('Rosa L. Parks');
+    await page.getByRole('button', { name: 'Save name' }).click();
+    await page.getByText('Name saved.').waitFor();
+    await page.getByRole('button', { name: 'Make new backup codes' }).click();
+    await page.getByText('Your new backup codes').waitFor();
+    await page.getByRole('button', { name: 'I have stored them' }).click();
+    await page.getByLabel(/New e-mail address/).fill(`new-${email}`);
+    await page.getByLabel('Your password').first().fill(PASSWORD);
+    await page.getByRole('button', { name: 'Change e-mail' }).click();
+    await page.getByText(`We sent a link to new-${email}`).waitFor();
+    await smtp.waitFor((message) => message.to.includes(`new-${email}`));
+    expect(await harness.app.services.accounts.idForEmail(email)).toBeDefined();
+
+    await page.locator('#delete-password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Delete my account' }).click();
+    await page.getByRole('heading', { name: 'Sign in to your account' }).waitFor();
+    const after = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: PASSWORD },
+    });
+    expect(after.statusCode).toBe(401);
     await context.close();
   });
 

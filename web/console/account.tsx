@@ -4,7 +4,10 @@ import { ApiError, api, rememberCsrfToken } from './api.js';
 import {
   ActivitySection,
   AppsSection,
+  DeleteSection,
   PasswordSection,
+  ProfileSection,
+  RecoverySection,
   SessionsSection,
   TwoFactorSection,
 } from './views/Account.js';
@@ -68,6 +71,7 @@ function Portal({ productName }: { productName: string }) {
       <header class="top">
         <span class="brand">{productName}</span>
         <nav aria-label="Sections">
+          <a href="#profile">Profile</a>
           <a href="#security">Security</a>
           <a href="#sessions">Sessions</a>
           <a href="#apps">Apps</a>
@@ -89,11 +93,19 @@ function Portal({ productName }: { productName: string }) {
             Download your data
           </a>
         </p>
+        <ProfileSection name={me.user.name} email={me.user.email} onChanged={load} />
         <TwoFactorSection />
+        <RecoverySection />
         <PasswordSection />
         <SessionsSection />
         <AppsSection />
         <ActivitySection />
+        <DeleteSection
+          onDeleted={() => {
+            rememberCsrfToken(undefined);
+            setMe(null);
+          }}
+        />
       </main>
     </div>
   );

@@ -348,3 +348,199 @@ export function ActivitySection() {
     </section>
   );
 }
+
+/** Name and e-mail address: a new address counts once the link sent to it is followed. */
+export function ProfileSection({
+  name,
+  email,
+  onChanged,
+}: {
+  name: string | null;
+  email: string;
+  onChanged(): Promise<void>;
+}) {
+  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const saveName = async (event: Event) => {
+    event.preventDefault();
+    const value = String(new FormData(event.currentTarget as HTMLFormElement).get('name') ?? '').trim();
+    try {
+      await api('/api/v1/me', { method: 'PATCH', body: { name: value || null } });
+      setMessage({ kind: 'ok', text: 'Name saved.' });
+      await onChanged();
+    } catch (failure) {
+      setMessage({ kind: 'error', text: messageOf(failure) });
+    }
+  };
+  const changeEmail = async (event: Event) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    try {
+      await api('/api/v1/me/email', {
+        method: 'POST',
+        body: { newEmail: data.get('newEmail'), password: data.get('password') },
+      });
+      setMessage({
+        kind: 'ok',
+        text: `We sent a link to ${String(data.get('newEmail'))}; the change counts once it is followed.`,
+      });
+      form.reset();
+    } catch (failure) {
+      setMessage({ kind: 'error', text: messageOf(failure) });
+    }
+  };
+  return (
+    <section class="panel" id="profile" aria-labelledby="profile-title">
+      <h2 id="profile-title">Profile</h2>
+      <div class="columns">
+        <form onSubmit={saveName} class="narrow">
+          <label for="profile-name">Name</label>
+          <input
+            id="profile-name"
+            name="name"
+            defaultValue={name ?? ''}
+            maxLength={200}
+            autocomplete="name"
+          />
+          <button type="submit" class="secondary">
+            Save name
+          </button>
+        </form>
+        <form onSubmit={changeEmail} class="narrow">
+          <label for="new-email">New e-mail address (now {email})</label>
+          <input id="new-email" name="newEmail" type="email" required autocomplete="email" />
+          <label for="email-password">Your password</label>
+          <input
+            id="email-password"
+            name="password"
+            type="password"
+            required
+            autocomplete="current-password"
+          />
+          <button type="submit" class="secondary">
+            Change e-mail
+          </button>
+        </form>
+      </div>
+      {message && (
+        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
+          {message.text}
+        </p>
+      )}
+    </section>
+  );
+}
+
+interface RememberedDevice {
+  id: string;
+  device: { browser?: string; os?: string };
+  lastUsedAt: string | null;
+  expiresAt: string;
+  current: boolean;
+}
+
+/** New backup codes, and the browsers that skip the second step. */
+export function RecoverySection() {
+  const [codes, setCodes] = useState<string[] | undefined>();
+  const [devices, setDevices] = useState<RememberedDevice[]>([]);
+  const [error, setError] = useState<string | undefined>();
+  const load = async () =>
+    setDevices((await api<{ devices: RememberedDevice[] }>('/api/v1/me/remembered-devices')).devices);
+  useEffect(() => {
+    load().catch((failure) => setError(messageOf(failure)));
+  }, []);
+  const regenerate = async () => {
+    if (!window.confirm('Make new backup codes? The old ones stop working.')) return;
+    try {
+      setCodes((await api<{ codes: string[] }>('/api/v1/me/mfa/backup-codes', { method: 'POST' })).codes);
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  const forget = async (device: RememberedDevice) => {
+    try {
+      await api(`/api/v1/me/remembered-devices/${device.id}`, { method: 'DELETE' });
+      await load();
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  return (
+    <section class="panel" aria-labelledby="recovery-title">
+      <h2 id="recovery-title">Backup codes and remembered browsers</h2>
+      {codes && (
+        <div class="secret" role="status">
+          <p>
+            <strong>Your new backup codes</strong>, shown only now:
+          </p>
+          <code class="secret-value">{codes.join('  ')}</code>
+          <button type="button" class="secondary small" onClick={() => setCodes(undefined)}>
+            I have stored them
+          </button>
+        </div>
+      )}
+      <button type="button" class="secondary" onClick={regenerate}>
+        Make new backup codes
+      </button>
+      <ul class="plain spaced-list">
+        {devices.map((device) => (
+          <li key={device.id}>
+            {[device.device.browser, device.device.os].filter(Boolean).join(' on ') || 'A browser'} skips the
+            second step until {formatTime(device.expiresAt)}{' '}
+            <button type="button" class="secondary small" onClick={() => forget(device)}>
+              Forget
+            </button>
+          </li>
+        ))}
+        {devices.length === 0 && <li>No browser skips the second step.</li>}
+      </ul>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** Deleting the account: the password confirms it; personal data is erased. */
+export function DeleteSection({ onDeleted }: { onDeleted(): void }) {
+  const [error, setError] = useState<string | undefined>();
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const password = new FormData(event.currentTarget as HTMLFormElement).get('password');
+    if (!window.confirm('Delete your account for good? This cannot be undone.')) return;
+    try {
+      await api('/api/v1/me', { method: 'DELETE', body: { password } });
+      onDeleted();
+    } catch (failure) {
+      setError(messageOf(failure));
+    }
+  };
+  return (
+    <section class="panel danger-zone" aria-labelledby="delete-title">
+      <h2 id="delete-title">Delete your account</h2>
+      <p>
+        Your profile, factors and sessions are erased at once. Download your data first if you want a copy.
+      </p>
+      <form onSubmit={submit} class="narrow">
+        <label for="delete-password">Your password</label>
+        <input
+          id="delete-password"
+          name="password"
+          type="password"
+          required
+          autocomplete="current-password"
+        />
+        <button type="submit" class="secondary danger">
+          Delete my account
+        </button>
+      </form>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
