@@ -52,7 +52,7 @@ describeEachDialect('a person in the account portal, in Chromium', (testDatabase
   const signIn = async (page: Page) => {
     await page.getByLabel('E-mail').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   };
 
   it('signs up, confirms the address from the e-mail, turns on an authenticator app, and signs in with it', {
@@ -174,10 +174,49 @@ describeEachDialect('a person in the account portal, in Chromium', (testDatabase
     await page.goto(`${harness.baseUrl}/login?next=/logout`);
     await page.getByLabel('E-mail').fill(person);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('Sign out of this browser?').waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You are signed out').waitFor();
+    await context.close();
+  });
+
+  it('adds a passkey in the portal and signs in with it, no password', { timeout: 60_000 }, async () => {
+    const person = `passkey-portal-${dialect}@example.com`;
+    await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/signup',
+      payload: { email: person, password: PASSWORD },
+    });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.goto(`${harness.baseUrl}/account`);
+    // A platform authenticator that says yes, in DevTools (what a phone or laptop would be).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await page.getByLabel('E-mail').fill(person);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByText('Your backup codes').waitFor();
+    await page.getByRole('button', { name: 'I have stored them' }).click();
+    await page.locator('#security li', { hasText: 'Passkey' }).waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
+    expect(await page.locator('header .who').textContent()).toContain(person);
     await context.close();
   });
 });

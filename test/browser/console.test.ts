@@ -54,7 +54,7 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await page.goto(`${harness.baseUrl}/admin`);
     await page.getByLabel('E-mail').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   };
 
   it('signs an administrator in, shows the dashboard and the audit log, and verifies the log', {
@@ -252,12 +252,12 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await page.goto(`${harness.baseUrl}/admin`);
     await page.getByLabel('E-mail').fill(member);
     await page.getByLabel('Password').fill('not-the-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/e-mail or password/i);
 
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('Your account holds none of the permissions').waitFor();
     await context.close();
   });

@@ -1,3 +1,4 @@
+import { startRegistration } from '@simplewebauthn/browser';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, rememberCsrfToken } from '../api.js';
 import { formatTime } from '../format.js';
@@ -54,6 +55,33 @@ export function TwoFactorSection() {
       await load();
     } catch (failure) {
       setError(messageOf(failure));
+    }
+  };
+  const addPasskey = async () => {
+    setError(undefined);
+    try {
+      const started = await api<{ method: Method; webauthn: { options: unknown } }>(
+        '/api/v1/me/mfa/methods',
+        {
+          method: 'POST',
+          body: { type: 'webauthn', name: 'Passkey' },
+        },
+      );
+      const response = await startRegistration({
+        optionsJSON: started.webauthn.options as Parameters<typeof startRegistration>[0]['optionsJSON'],
+      });
+      const confirmed = await api<{ backupCodes?: string[] }>(
+        `/api/v1/me/mfa/methods/${started.method.id}/verify`,
+        { method: 'POST', body: { response } },
+      );
+      setBackupCodes(confirmed.backupCodes);
+      await load();
+    } catch (failure) {
+      setError(
+        failure instanceof Error && failure.name === 'NotAllowedError'
+          ? 'The passkey was not created.'
+          : messageOf(failure),
+      );
     }
   };
   const remove = async (method: Method) => {
@@ -114,9 +142,16 @@ export function TwoFactorSection() {
           </div>
         </form>
       ) : (
-        <button type="button" onClick={start}>
-          Add an authenticator app
-        </button>
+        <div class="actions">
+          <button type="button" onClick={start}>
+            Add an authenticator app
+          </button>
+          {'PublicKeyCredential' in window && (
+            <button type="button" class="secondary" onClick={addPasskey}>
+              Add a passkey
+            </button>
+          )}
+        </div>
       )}
       {error && (
         <p class="error" role="alert">

@@ -1,3 +1,4 @@
+import { startAuthentication } from '@simplewebauthn/browser';
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
@@ -50,6 +51,33 @@ export function SignInView({
     }
   };
 
+  const passkey = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const started = await api<{ challengeId: string; options: unknown }>('/api/v1/auth/passkey/options', {
+        method: 'POST',
+        body: {},
+      });
+      const response = await startAuthentication({
+        optionsJSON: started.options as Parameters<typeof startAuthentication>[0]['optionsJSON'],
+      });
+      await api('/api/v1/auth/passkey/verify', {
+        method: 'POST',
+        body: { challengeId: started.challengeId, response },
+      });
+      await onSignedIn();
+    } catch (failure) {
+      setError(
+        failure instanceof ApiError
+          ? failure.message
+          : 'The passkey did not work. Try again, or sign in with your password.',
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
   return (
     <div class="signin">
       <form onSubmit={submit} aria-describedby={error ? 'signin-error' : undefined}>
@@ -76,6 +104,11 @@ export function SignInView({
         <button type="submit" disabled={busy}>
           {step.kind === 'password' ? 'Sign in' : 'Verify'}
         </button>
+        {step.kind === 'password' && 'PublicKeyCredential' in window && (
+          <button type="button" class="secondary" onClick={passkey} disabled={busy}>
+            Sign in with a passkey
+          </button>
+        )}
         {footer}
       </form>
     </div>
