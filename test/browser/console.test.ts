@@ -148,12 +148,26 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     expect(await page.locator('.secret-value').count()).toBe(0);
 
     await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'Create a user' }).click();
+    await page.getByLabel('E-mail', { exact: true }).fill(`created-${dialect}@example.com`);
+    await page.getByLabel('First password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByText(`created-${dialect}@example.com created.`).waitFor();
+    const created = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: `created-${dialect}@example.com`, password: PASSWORD },
+    });
+    expect(created.statusCode).toBe(200);
+
     await page.getByLabel('E-mail or name').fill(target);
     await page.getByRole('button', { name: 'Search' }).click();
     const row = page.locator('table.users tbody tr', { hasText: target });
     await row.waitFor();
     // The list narrows once the search answers.
     await expect.poll(() => page.locator('table.users tbody tr').count()).toBe(1);
+    await row.getByRole('button', { name: 'Reset 2FA' }).click();
+    await page.getByText(`${target}: second factors removed; they can add new ones.`).waitFor();
     await row.getByRole('button', { name: 'Disable' }).click();
     await row.getByText('disabled', { exact: true }).waitFor();
     await page.screenshot({ path: `test-results/browser/console-users-${dialect}.png`, fullPage: true });

@@ -43,12 +43,38 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
     void load();
   }, [applied]);
 
+  const [creating, setCreating] = useState(false);
+  const create = async (event: Event) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    setMessage(undefined);
+    try {
+      const name = String(data.get('name') ?? '').trim();
+      const { user } = await api<{ user: User }>('/api/v1/admin/users', {
+        method: 'POST',
+        body: {
+          email: data.get('email'),
+          password: data.get('password'),
+          ...(name ? { name } : {}),
+          emailVerified: data.get('emailVerified') === 'on',
+        },
+      });
+      setUsers((list) => [user, ...list]);
+      setMessage({ kind: 'ok', text: `${user.email} created.` });
+      setCreating(false);
+      form.reset();
+    } catch (failure) {
+      setMessage({ kind: 'error', text: failure instanceof ApiError ? failure.message : String(failure) });
+    }
+  };
+
   const act = async (user: User, action: string, done: string, confirmText?: string) => {
     if (confirmText && !window.confirm(confirmText)) return;
     setMessage(undefined);
     try {
-      if (action === 'revoke-sessions') {
-        await api(`/api/v1/admin/users/${user.id}/revoke-sessions`, { method: 'POST' });
+      if (action === 'revoke-sessions' || action === 'mfa/reset') {
+        await api(`/api/v1/admin/users/${user.id}/${action}`, { method: 'POST' });
       } else {
         const { user: changed } = await api<{ user: User }>(`/api/v1/admin/users/${user.id}/${action}`, {
           method: 'POST',
@@ -63,7 +89,41 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
 
   return (
     <section aria-labelledby="users-title">
-      <h1 id="users-title">Users</h1>
+      <div class="heading">
+        <h1 id="users-title">Users</h1>
+        {canWrite && !creating && (
+          <button type="button" onClick={() => setCreating(true)}>
+            Create a user
+          </button>
+        )}
+      </div>
+      {creating && (
+        <form class="panel create" onSubmit={create}>
+          <h2>New user</h2>
+          <label for="new-user-email">E-mail</label>
+          <input id="new-user-email" name="email" type="email" required />
+          <label for="new-user-name">Name (optional)</label>
+          <input id="new-user-name" name="name" maxLength={200} />
+          <label for="new-user-password">First password (they should change it)</label>
+          <input
+            id="new-user-password"
+            name="password"
+            type="password"
+            required
+            minLength={8}
+            autocomplete="new-password"
+          />
+          <label class="check">
+            <input type="checkbox" name="emailVerified" /> The address is known to be theirs
+          </label>
+          <div class="filter-buttons">
+            <button type="submit">Create</button>
+            <button type="button" class="secondary" onClick={() => setCreating(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
       <form
         class="filters inline"
         onSubmit={(event) => {
@@ -175,6 +235,22 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
                         }
                       >
                         Disable
+                      </button>
+                    )}
+                    {canWrite && (
+                      <button
+                        type="button"
+                        class="secondary small"
+                        onClick={() =>
+                          act(
+                            user,
+                            'mfa/reset',
+                            'second factors removed; they can add new ones',
+                            `Remove every second factor of ${user.email} (a lost phone)? They sign in with the password alone until they add one.`,
+                          )
+                        }
+                      >
+                        Reset 2FA
                       </button>
                     )}
                     {canWrite && (
