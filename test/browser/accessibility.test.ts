@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { launchChromium } from '../helpers/browser.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/dialects.js';
+
+const PASSWORD = 'indigo-orchard-beacon-58';
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core's WCAG 2.1 A and AA rules on the page as it is now; DevTools evaluation is outside the page's CSP. */
+async function violations(page: Page): Promise<string[]> {
+  await page.evaluate(axeSource);
+  const found = (await page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as { axe: { run(options: unknown): Promise<{ violations: unknown[] }> } }
+    ).axe;
+    return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))
+      .violations;
+  })) as Violation[];
+  return found.map(
+    (violation) =>
+      `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+  );
+}
+
+let database: TestDatabase;
+let harness: TestApp & { baseUrl: string };
+let browser: Browser;
+const admin = 'a11y-admin@example.com';
+
+beforeAll(async () => {
+  database = await createTestDatabase('sqlite');
+  harness = await listenTestApp(database.url);
+  const created = await harness.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/signup',
+    payload: { email: admin, password: PASSWORD },
+  });
+  await harness.app.services.authz.assign({ type: 'user', id: created.json().user.id }, 'admin', {});
+  await harness.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email: admin, password: 'not-the-password' },
+    remoteAddress: '203.0.113.7',
+  });
+  await harness.app.services.auditWriter.flush();
+  browser = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await harness?.app.close();
+  await database?.drop();
+});
+
+it('the sign-in pages pass axe-core’s WCAG 2.1 AA checks, errors included', { timeout: 60_000 }, async () => {
+  const page = await browser.newPage();
+  for (const path of ['/login', '/signup', '/forgot-password', '/no/such/page']) {
+    await page.goto(`${harness.baseUrl}${path}`);
+    expect(await violations(page), path).toEqual([]);
+  }
+  await page.goto(`${harness.baseUrl}/signup`);
+  await page.getByLabel('E-mail').fill('someone@example.com');
+  await page.getByLabel('Password').fill('short');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.locator('#password-error').waitFor();
+  expect(await violations(page), '/signup with an error').toEqual([]);
+  await page.close();
+});
+
+it('the console and the portal pass axe-core’s WCAG 2.1 AA checks', { timeout: 60_000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${harness.baseUrl}/admin`);
+  await page.getByLabel('E-mail').waitFor();
+  expect(await violations(page), 'console sign-in').toEqual([]);
+  await page.getByLabel('E-mail').fill(admin);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { name: 'Last 24 hours' }).waitFor();
+  await page.locator('.chart svg').waitFor();
+  expect(await violations(page), 'dashboard').toEqual([]);
+  for (const [link, heading] of [
+    ['Users', 'Users'],
+    ['Clients', 'OAuth clients'],
+    ['Roles', 'Roles and access'],
+    ['Audit log', 'Audit log'],
+    ['Blocks', 'Blocks and honeytokens'],
+    ['Settings', 'Settings'],
+  ] as const) {
+    await page.getByRole('link', { name: link, exact: true }).click();
+    await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+    await page.waitForLoadState('networkidle');
+    expect(await violations(page), link).toEqual([]);
+  }
+  await page.goto(`${harness.baseUrl}/account`);
+  await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
+  await page.waitForLoadState('networkidle');
+  expect(await violations(page), 'portal').toEqual([]);
+  await page.close();
+});
