@@ -258,6 +258,42 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await context.close();
   });
 
+  it('creates a service account and a key for it, shown once, that then works as a bearer token', {
+    timeout: 60_000,
+  }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on(
+      'dialog',
+      (dialog) => void dialog.accept(dialog.type() === 'prompt' ? 'nightly-export' : undefined),
+    );
+    await signIn(page, admin);
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('New service account').fill('billing-worker');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const panel = page.locator('.panel', { hasText: 'billing-worker' }).first();
+    await panel.getByRole('button', { name: 'New API key' }).click();
+    const token = (await page.locator('.secret-value').textContent())!.trim();
+    expect(token).toMatch(/^gh_[0-9a-f]{16}_/);
+    await panel.getByText('nightly-export').waitFor();
+    // The key authenticates (a service account without roles is then refused by permission, not by key).
+    const called = await harness.app.inject({
+      method: 'GET',
+      url: '/api/v1/admin/users',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(called.statusCode).toBe(403);
+    const forged = await harness.app.inject({
+      method: 'GET',
+      url: '/api/v1/admin/users',
+      headers: { authorization: `Bearer ${token.slice(0, -2)}xx` },
+    });
+    expect(forged.statusCode).toBe(401);
+    await panel.getByRole('button', { name: 'Revoke' }).click();
+    await panel.getByText('revoked').waitFor();
+    await context.close();
+  });
+
   it('refuses a wrong password with the generic message, and shows a member without permissions a notice', {
     timeout: 60_000,
   }, async () => {

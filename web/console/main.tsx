@@ -6,6 +6,7 @@ import { AuditView } from './views/Audit.js';
 import { ClientsView } from './views/Clients.js';
 import { DashboardView } from './views/Dashboard.js';
 import { DefencesView } from './views/Defences.js';
+import { ServiceAccountsView } from './views/ServiceAccounts.js';
 import { SettingsView } from './views/Settings.js';
 import { SignInView } from './views/SignIn.js';
 import { UsersView } from './views/Users.js';
@@ -20,6 +21,7 @@ const ROUTES = [
   { hash: '#/users', label: 'Users', permission: 'users:read' },
   { hash: '#/clients', label: 'Clients', permission: 'clients:read' },
   { hash: '#/access', label: 'Roles', permission: 'authz:read' },
+  { hash: '#/service-accounts', label: 'API keys', permission: 'authz:read' },
   { hash: '#/audit', label: 'Audit log', permission: 'audit:read' },
   { hash: '#/security', label: 'Security', permission: 'security:read' },
   { hash: '#/defences', label: 'Blocks', permission: 'security:read' },
@@ -103,6 +105,8 @@ function App({ productName }: { productName: string }) {
           <ClientsView canWrite={may('clients:write')} />
         ) : path === '#/access' && may('authz:read') ? (
           <AccessView canWrite={may('authz:write')} canCheck={may('authz:check')} />
+        ) : path === '#/service-accounts' && may('authz:read') ? (
+          <ServiceAccountsView canWrite={may('authz:write')} />
         ) : path === '#/audit' && may('audit:read') ? (
           <AuditView source="audit" title="Audit log" key={hash} />
         ) : path === '#/security' && may('security:read') ? (
