@@ -92,6 +92,7 @@ it('the console and the portal pass axe-core’s WCAG 2.1 AA checks', { timeout:
     ['Users', 'Users'],
     ['Clients', 'OAuth clients'],
     ['Roles', 'Roles and access'],
+    ['Organizations', 'Organizations'],
     ['API keys', 'Service accounts and API keys'],
     ['Audit log', 'Audit log'],
     ['Blocks', 'Blocks and honeytokens'],

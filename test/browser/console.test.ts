@@ -294,6 +294,21 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await context.close();
   });
 
+  it('creates an organization and invites someone to it', { timeout: 60_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, admin);
+    await page.getByRole('link', { name: 'Organizations' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Acme Corp');
+    await page.getByLabel('Slug').fill(`acme-${dialect}`);
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('button', { name: 'Acme Corp' }).click();
+    await page.getByLabel('Invite by e-mail').fill(`invitee-${dialect}@example.com`);
+    await page.getByRole('button', { name: 'Invite' }).click();
+    await page.getByText(`invitee-${dialect}@example.com · invited`).waitFor();
+    await context.close();
+  });
+
   it('refuses a wrong password with the generic message, and shows a member without permissions a notice', {
     timeout: 60_000,
   }, async () => {

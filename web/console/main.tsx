@@ -6,6 +6,7 @@ import { AuditView } from './views/Audit.js';
 import { ClientsView } from './views/Clients.js';
 import { DashboardView } from './views/Dashboard.js';
 import { DefencesView } from './views/Defences.js';
+import { OrganizationsView } from './views/Organizations.js';
 import { ServiceAccountsView } from './views/ServiceAccounts.js';
 import { SettingsView } from './views/Settings.js';
 import { SignInView } from './views/SignIn.js';
@@ -21,6 +22,7 @@ const ROUTES = [
   { hash: '#/users', label: 'Users', permission: 'users:read' },
   { hash: '#/clients', label: 'Clients', permission: 'clients:read' },
   { hash: '#/access', label: 'Roles', permission: 'authz:read' },
+  { hash: '#/organizations', label: 'Organizations', permission: 'orgs:read' },
   { hash: '#/service-accounts', label: 'API keys', permission: 'authz:read' },
   { hash: '#/audit', label: 'Audit log', permission: 'audit:read' },
   { hash: '#/security', label: 'Security', permission: 'security:read' },
@@ -87,7 +89,9 @@ function App({ productName }: { productName: string }) {
           ))}
         </nav>
         <span class="who">
-          {me.user.email}
+          <span class="email" title={me.user.email}>
+            {me.user.email}
+          </span>
           <button type="button" class="link" onClick={signOut}>
             Sign out
           </button>
@@ -105,6 +109,8 @@ function App({ productName }: { productName: string }) {
           <ClientsView canWrite={may('clients:write')} />
         ) : path === '#/access' && may('authz:read') ? (
           <AccessView canWrite={may('authz:write')} canCheck={may('authz:check')} />
+        ) : path === '#/organizations' && may('orgs:read') ? (
+          <OrganizationsView canWrite={may('orgs:write')} />
         ) : path === '#/service-accounts' && may('authz:read') ? (
           <ServiceAccountsView canWrite={may('authz:write')} />
         ) : path === '#/audit' && may('audit:read') ? (
