@@ -46,3 +46,8 @@ export function queryString(values: Record<string, string | string[] | undefined
   const text = params.toString();
   return text ? `?${text}` : '';
 }
+
+/** What to tell the person about a failure: the API's own message, which is safe to show. */
+export function messageOf(failure: unknown): string {
+  return failure instanceof ApiError ? failure.message : String(failure);
+}

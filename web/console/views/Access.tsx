@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, queryString } from '../api.js';
+import { ApiError, api, messageOf, queryString } from '../api.js';
+import { NoticeLine } from '../notice.js';
 
 interface Role {
   id: string;
@@ -22,8 +23,6 @@ interface Decision {
   matchedPolicies: string[];
   explanation?: { roles: string[]; groups: string[]; permissions: string[] };
 }
-
-const messageOf = (failure: unknown) => (failure instanceof ApiError ? failure.message : String(failure));
 
 /** The user with exactly this e-mail address, through the users search. */
 async function userIdFor(email: string): Promise<string> {
@@ -106,11 +105,7 @@ export function AccessView({ canWrite, canCheck }: { canWrite: boolean; canCheck
   return (
     <section aria-labelledby="access-title">
       <h1 id="access-title">Roles and access</h1>
-      {message && (
-        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
       <div class="columns">
         {canCheck && (
           <form class="panel narrow-form" onSubmit={test}>

@@ -1,9 +1,8 @@
 import { startRegistration } from '@simplewebauthn/browser';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, rememberCsrfToken } from '../api.js';
+import { ApiError, api, messageOf, rememberCsrfToken } from '../api.js';
 import { formatTime } from '../format.js';
-
-const messageOf = (failure: unknown) => (failure instanceof ApiError ? failure.message : String(failure));
+import { NoticeLine } from '../notice.js';
 
 interface Method {
   id: string;
@@ -204,11 +203,7 @@ export function PasswordSection() {
         />
         <button type="submit">Change password</button>
       </form>
-      {message && (
-        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
     </section>
   );
 }
@@ -457,11 +452,7 @@ export function ProfileSection({
           </button>
         </form>
       </div>
-      {message && (
-        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
     </section>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
 import { formatTime } from '../format.js';
+import { NoticeLine } from '../notice.js';
 
 interface Client {
   id: string;
@@ -125,11 +126,7 @@ export function ClientsView({ canWrite }: { canWrite: boolean }) {
           </button>
         </div>
       )}
-      {message && (
-        <p class={message.kind === 'ok' ? 'ok' : 'error'} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
       {creating && (
         <form class="panel create" onSubmit={create}>
           <h2>New client</h2>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
 import { formatTime } from '../format.js';
+import { NoticeLine, useNotice } from '../notice.js';
 
 interface Block {
   id: string;
@@ -19,14 +20,11 @@ interface Decoy {
   createdAt: string;
 }
 
-const messageOf = (failure: unknown) => (failure instanceof ApiError ? failure.message : String(failure));
-
 /** Blocks in force (add, lift) and honeytokens (plant, with what to plant shown once; remove). */
 export function DefencesView({ canWrite }: { canWrite: boolean }) {
   const [blocks, setBlocks] = useState<Block[]>([]);
   const [decoys, setDecoys] = useState<Decoy[]>([]);
   const [planted, setPlanted] = useState<Record<string, string> | undefined>();
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
 
   const load = async () => {
     const [blockList, decoyList] = await Promise.all([
@@ -36,20 +34,11 @@ export function DefencesView({ canWrite }: { canWrite: boolean }) {
     setBlocks(blockList.blocks);
     setDecoys(decoyList.decoys);
   };
+  // Every action is followed by a fresh list.
+  const { notice: message, run, fail } = useNotice(load);
   useEffect(() => {
-    load().catch((failure) => setMessage({ kind: 'error', text: messageOf(failure) }));
+    load().catch(fail);
   }, []);
-
-  const run = async (work: () => Promise<unknown>, done: string) => {
-    setMessage(undefined);
-    try {
-      await work();
-      await load();
-      setMessage({ kind: 'ok', text: done });
-    } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
-    }
-  };
 
   const addBlock = (event: Event) => {
     event.preventDefault();
@@ -87,11 +76,7 @@ export function DefencesView({ canWrite }: { canWrite: boolean }) {
   return (
     <section aria-labelledby="defences-title">
       <h1 id="defences-title">Blocks and honeytokens</h1>
-      {message && (
-        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
       <div class="panel">
         <h2>Blocks in force</h2>
         <div class="table-scroll">

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
 import { formatTime } from '../format.js';
+import { NoticeLine, useNotice } from '../notice.js';
 
 interface Organization {
   id: string;
@@ -14,13 +15,11 @@ interface Detail extends Organization {
   invitations: { id: string; email: string; expiresAt: string }[];
 }
 
-const messageOf = (failure: unknown) => (failure instanceof ApiError ? failure.message : String(failure));
-
 /** Tenants: create one, see its members and pending invitations, invite someone by e-mail. */
 export function OrganizationsView({ canWrite }: { canWrite: boolean }) {
   const [organizations, setOrganizations] = useState<Organization[]>([]);
   const [open, setOpen] = useState<Detail | undefined>();
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const { notice: message, run, fail } = useNotice();
 
   const load = async () =>
     setOrganizations(
@@ -29,18 +28,9 @@ export function OrganizationsView({ canWrite }: { canWrite: boolean }) {
   const show = async (slug: string) =>
     setOpen((await api<{ organization: Detail }>(`/api/v1/admin/organizations/${slug}`)).organization);
   useEffect(() => {
-    load().catch((failure) => setMessage({ kind: 'error', text: messageOf(failure) }));
+    load().catch(fail);
   }, []);
 
-  const run = async (work: () => Promise<unknown>, done: string) => {
-    setMessage(undefined);
-    try {
-      await work();
-      setMessage({ kind: 'ok', text: done });
-    } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
-    }
-  };
   const create = (event: Event) => {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
@@ -69,11 +59,7 @@ export function OrganizationsView({ canWrite }: { canWrite: boolean }) {
   return (
     <section aria-labelledby="organizations-title">
       <h1 id="organizations-title">Organizations</h1>
-      {message && (
-        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
       <div class="columns">
         <div class="panel">
           <h2>All organizations</h2>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
 import { formatTime } from '../format.js';
+import { NoticeLine, useNotice } from '../notice.js';
 
 interface ServiceAccount {
   id: string;
@@ -21,14 +22,11 @@ interface ApiKey {
   revokedAt: string | null;
 }
 
-const messageOf = (failure: unknown) => (failure instanceof ApiError ? failure.message : String(failure));
-
 /** Non-human callers: service accounts, their roles, and their API keys (each shown once, then only its prefix). */
 export function ServiceAccountsView({ canWrite }: { canWrite: boolean }) {
   const [accounts, setAccounts] = useState<ServiceAccount[]>([]);
   const [keys, setKeys] = useState<Record<string, ApiKey[]>>({});
   const [token, setToken] = useState<{ account: string; value: string } | undefined>();
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
 
   const loadKeys = async (account: ServiceAccount) => {
     const { keys: list } = await api<{ keys: ApiKey[] }>(
@@ -43,20 +41,11 @@ export function ServiceAccountsView({ canWrite }: { canWrite: boolean }) {
     setAccounts(serviceAccounts);
     await Promise.all(serviceAccounts.map(loadKeys));
   };
+  // Every action is followed by a fresh list.
+  const { notice: message, run, fail } = useNotice(load);
   useEffect(() => {
-    load().catch((failure) => setMessage({ kind: 'error', text: messageOf(failure) }));
+    load().catch(fail);
   }, []);
-
-  const run = async (work: () => Promise<unknown>, done?: string) => {
-    setMessage(undefined);
-    try {
-      await work();
-      await load();
-      if (done) setMessage({ kind: 'ok', text: done });
-    } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
-    }
-  };
 
   const create = (event: Event) => {
     event.preventDefault();
@@ -91,11 +80,7 @@ export function ServiceAccountsView({ canWrite }: { canWrite: boolean }) {
   return (
     <section aria-labelledby="service-accounts-title">
       <h1 id="service-accounts-title">Service accounts and API keys</h1>
-      {message && (
-        <p class={message.kind} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
       {token && (
         <div class="secret" role="status">
           <p>

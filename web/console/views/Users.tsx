@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, queryString } from '../api.js';
 import { formatTime } from '../format.js';
+import { NoticeLine } from '../notice.js';
 
 interface User {
   id: string;
@@ -157,11 +158,7 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
           <button type="submit">Search</button>
         </div>
       </form>
-      {message && (
-        <p class={message.kind === 'ok' ? 'ok' : 'error'} role={message.kind === 'ok' ? 'status' : 'alert'}>
-          {message.text}
-        </p>
-      )}
+      <NoticeLine notice={message} />
       <div class="table-scroll">
         <table class="users">
           <thead>

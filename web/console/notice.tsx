@@ -1,0 +1,40 @@
+import { useState } from 'preact/hooks';
+import { messageOf } from './api.js';
+
+export type Notice = { readonly kind: 'ok' | 'error'; readonly text: string } | undefined;
+
+/** A confirmation (status) or a failure (alert), announced to screen readers either way. */
+export function NoticeLine({ notice }: { notice: Notice }) {
+  if (!notice) return null;
+  return (
+    <p class={notice.kind} role={notice.kind === 'ok' ? 'status' : 'alert'}>
+      {notice.text}
+    </p>
+  );
+}
+
+/**
+ * The notice of a view and `run`, which performs an action and reports how it went; `afterEach` (a reload of
+ * the view's list, say) runs after every action that worked.
+ */
+export function useNotice(afterEach?: () => Promise<unknown>) {
+  const [notice, setNotice] = useState<Notice>();
+  const run = async (work: () => Promise<unknown>, done?: string): Promise<boolean> => {
+    setNotice(undefined);
+    try {
+      await work();
+      await afterEach?.();
+      if (done) setNotice({ kind: 'ok', text: done });
+      return true;
+    } catch (failure) {
+      setNotice({ kind: 'error', text: messageOf(failure) });
+      return false;
+    }
+  };
+  return {
+    notice,
+    setNotice,
+    run,
+    fail: (failure: unknown) => setNotice({ kind: 'error', text: messageOf(failure) }),
+  };
+}
