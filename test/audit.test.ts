@@ -131,7 +131,7 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
     expect((await call(member, 'GET', '/api/v1/admin/audit')).statusCode).toBe(403);
   });
 
-  it('commits an authorization change together with its record, or neither', async () => {
+  it('commits an authorization, client or API-key change together with its record, or neither', async () => {
     const assigned = await call(admin, 'PUT', `/api/v1/admin/users/${member.id}/roles/auditor`);
     expect(assigned.statusCode, assigned.body).toBeLessThan(300);
     const [event] = (await search(`name=role.assigned&target=${member.id}`)).events;
@@ -146,11 +146,24 @@ describeEachDialect('audit log', (testDatabase, dialect) => {
       const refused = await call(admin, 'PUT', `/api/v1/admin/users/${member.id}/roles/admin`);
       expect(refused.statusCode, refused.body).toBe(503);
       expect(refused.json().code).toBe('audit_unavailable');
+      // The same for a client and an API key: no record, no client, no key.
+      const client = await call(admin, 'POST', '/api/v1/admin/clients', {
+        name: 'Unrecorded',
+        grants: ['client_credentials'],
+      });
+      expect(client.statusCode, client.body).toBe(503);
+      const key = await call(admin, 'POST', '/api/v1/me/api-keys', { name: 'unrecorded' });
+      expect(key.statusCode, key.body).toBe(503);
     } finally {
       await sql`alter table audit_tree_away rename to audit_tree`.execute(db());
     }
     const access = await harness.app.services.authz.effectiveAccess(member.id);
     expect(access.roles).not.toContain('admin');
+    expect((await harness.app.services.clients.list()).map((entry) => entry.name)).not.toContain(
+      'Unrecorded',
+    );
+    const keys = await harness.app.services.apiKeys.list({ type: 'user', id: admin.id });
+    expect(keys.map((entry) => entry.name)).not.toContain('unrecorded');
   });
 
   it('retries failed writes, reports them in readiness, pushes back when full, and loses nothing', async () => {

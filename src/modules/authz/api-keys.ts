@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import { constantTimeEqual, deriveKey, keyedHash, randomToken } from '../../platform/crypto/tokens.js';
-import type { DatabaseHandle } from '../../platform/db/connection.js';
+import type { DatabaseHandle, Transaction } from '../../platform/db/connection.js';
+import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { EventRecorder } from '../../platform/events.js';
+import type { CommittedEvent, EventRecorder, SecurityEvent } from '../../platform/events.js';
 import type { Tripwire } from '../security/decoys.js';
 import type { RequestContext } from '../sessions/service.js';
 import { AuthzErrors } from './errors.js';
@@ -86,28 +87,36 @@ export function createApiKeyService(deps: {
   const hash = (secret: string) => keyedHash(hashKey, secret);
   const touched = new Map<string, number>();
 
-  const record = (
+  const eventOf = (
     name: string,
     row: Pick<ApiKeyRow, 'id' | 'principal_type' | 'principal_id'>,
     context: RequestContext & { actorUserId?: string | undefined },
     outcome: 'success' | 'failure' = 'success',
-  ) => {
-    const event = {
-      name,
-      severity: outcome === 'failure' ? 'medium' : 'low',
-      outcome,
-      actorUserId: context.actorUserId,
-      targetUserId: row.principal_type === 'user' ? row.principal_id : undefined,
-      ip: context.ip,
-      userAgent: context.userAgent,
-      requestId: context.requestId,
-      details: { keyId: row.id, principalType: row.principal_type, principalId: row.principal_id },
-    } as const;
-    // Issuing, rotating and revoking are committed to the audit log before the caller hears of them.
-    if (outcome === 'success') return deps.events.recordDurably(event);
-    deps.events.record(event);
-    return Promise.resolve();
-  };
+  ): SecurityEvent => ({
+    name,
+    severity: outcome === 'failure' ? 'medium' : 'low',
+    outcome,
+    actorUserId: context.actorUserId,
+    targetUserId: row.principal_type === 'user' ? row.principal_id : undefined,
+    target: { type: 'api_key', id: row.id },
+    ip: context.ip,
+    userAgent: context.userAgent,
+    requestId: context.requestId,
+    details: { keyId: row.id, principalType: row.principal_type, principalId: row.principal_id },
+  });
+
+  /** Issuing, rotating and revoking commit together with their audit record, or not at all. */
+  async function changeAudited(
+    event: SecurityEvent,
+    work: (trx: Transaction<Tables>) => Promise<unknown>,
+  ): Promise<void> {
+    let committed: CommittedEvent | undefined;
+    await database.transaction(async (trx) => {
+      await work(trx);
+      committed = await deps.events.recordWithin(trx, event);
+    });
+    committed?.afterCommit();
+  }
 
   async function requireKey(id: string, owner?: KeyPrincipal): Promise<ApiKeyRow> {
     const row = await findApiKey(database.db, id);
@@ -150,8 +159,7 @@ export function createApiKeyService(deps: {
         created_at: now,
         revoked_at: null,
       };
-      await insertApiKey(database.db, row);
-      await record(AuthzEvents.apiKeyCreated, row, context);
+      await changeAudited(eventOf(AuthzEvents.apiKeyCreated, row, context), (trx) => insertApiKey(trx, row));
       return { key: view(row), token: `gh_${id}_${secret}` };
     },
 
@@ -165,8 +173,9 @@ export function createApiKeyService(deps: {
       owner?: KeyPrincipal,
     ): Promise<void> {
       const row = await requireKey(id, owner);
-      await revokeApiKey(database.db, row.id, clock.now());
-      await record(AuthzEvents.apiKeyRevoked, row, context);
+      await changeAudited(eventOf(AuthzEvents.apiKeyRevoked, row, context), (trx) =>
+        revokeApiKey(trx, row.id, clock.now()),
+      );
     },
 
     /** A new secret; the old one keeps working for `overlapSeconds` (0: stops at once). */
@@ -185,8 +194,9 @@ export function createApiKeyService(deps: {
         previous_secret_hash: row.secret_hash,
         previous_valid_until: clock.now() + overlapSeconds * 1000,
       };
-      await rotateApiKeySecret(database.db, row.id, values);
-      await record(AuthzEvents.apiKeyRotated, row, context);
+      await changeAudited(eventOf(AuthzEvents.apiKeyRotated, row, context), (trx) =>
+        rotateApiKeySecret(trx, row.id, values),
+      );
       return { key: view({ ...row, ...values }), token: `gh_${row.id}_${secret}` };
     },
 
@@ -211,7 +221,7 @@ export function createApiKeyService(deps: {
         row.revoked_at === null &&
         (row.expires_at === null || row.expires_at > now);
       if (!usable) {
-        if (row) record(AuthzEvents.apiKeyRejected, row, context, 'failure');
+        if (row) deps.events.record(eventOf(AuthzEvents.apiKeyRejected, row, context, 'failure'));
         throw new GatehouseError(AuthzErrors.api_key_invalid, undefined, {
           headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
         });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import { constantTimeEqual, deriveKey, keyedHash, randomToken } from '../../platform/crypto/tokens.js';
-import type { DatabaseHandle } from '../../platform/db/connection.js';
+import type { DatabaseHandle, Transaction } from '../../platform/db/connection.js';
+import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { EventRecorder } from '../../platform/events.js';
+import type { CommittedEvent, EventRecorder } from '../../platform/events.js';
 import type { RequestContext } from '../sessions/service.js';
 import { OidcErrors } from './errors.js';
 import { OidcEvents } from './events.js';
@@ -168,23 +169,35 @@ export function createClientService(deps: {
     };
   };
 
-  const record = (
+  /**
+   * An administrative change and its audit record, in one transaction: both commit or neither does (if the
+   * audit log cannot take the record, the change is refused with `audit_unavailable`).
+   */
+  async function changeAudited<T>(
     name: string,
     clientId: string,
     context: RequestContext & { actorUserId?: string | undefined },
-    details = {},
-  ) =>
-    // Admin changes: the record is committed before the caller hears the change was made.
-    deps.events.recordDurably({
-      name,
-      severity: 'medium',
-      outcome: 'success',
-      actorUserId: context.actorUserId,
-      target: { type: 'client', id: clientId },
-      ip: context.ip,
-      requestId: context.requestId,
-      details: { clientId, ...details },
+    details: Record<string, unknown>,
+    work: (trx: Transaction<Tables>) => Promise<T>,
+  ): Promise<T> {
+    let committed: CommittedEvent | undefined;
+    const result = await database.transaction(async (trx) => {
+      const value = await work(trx);
+      committed = await deps.events.recordWithin(trx, {
+        name,
+        severity: 'medium',
+        outcome: 'success',
+        actorUserId: context.actorUserId,
+        target: { type: 'client', id: clientId },
+        ip: context.ip,
+        requestId: context.requestId,
+        details: { clientId, ...details },
+      });
+      return value;
     });
+    committed?.afterCommit();
+    return result;
+  }
 
   async function requireClient(id: string): Promise<ClientRow> {
     const row = await findClient(database.db, id);
@@ -215,10 +228,15 @@ export function createClientService(deps: {
         created_at: now,
         updated_at: now,
       };
-      await insertClient(database.db, row);
+      await changeAudited(
+        OidcEvents.clientCreated,
+        row.id,
+        context,
+        { grants: metadata.grant_types },
+        (trx) => insertClient(trx, row),
+      );
       // A lookup before creation may have cached "no such client".
       await deps.changed(row.id);
-      await record(OidcEvents.clientCreated, row.id, context, { grants: metadata.grant_types });
       return { client: toView(row), ...(secret ? { secret } : {}) };
     },
 
@@ -236,9 +254,14 @@ export function createClientService(deps: {
       context: RequestContext & { actorUserId?: string | undefined },
     ) {
       await requireClient(id);
-      await updateClient(database.db, id, { enabled: enabled ? 1 : 0, updated_at: clock.now() });
+      await changeAudited(
+        enabled ? OidcEvents.clientEnabled : OidcEvents.clientDisabled,
+        id,
+        context,
+        {},
+        (trx) => updateClient(trx, id, { enabled: enabled ? 1 : 0, updated_at: clock.now() }),
+      );
       await deps.changed(id);
-      await record(enabled ? OidcEvents.clientEnabled : OidcEvents.clientDisabled, id, context);
       return toView(await requireClient(id));
     },
 
@@ -246,16 +269,19 @@ export function createClientService(deps: {
       const row = await requireClient(id);
       if (!row.secret_hash) throw new GatehouseError(OidcErrors.client_invalid, 'This client has no secret');
       const secret = randomToken(32);
-      await updateClient(database.db, id, { secret_hash: hashSecret(secret), updated_at: clock.now() });
+      await changeAudited(OidcEvents.clientSecretRotated, id, context, {}, (trx) =>
+        updateClient(trx, id, { secret_hash: hashSecret(secret), updated_at: clock.now() }),
+      );
       await deps.changed(id);
-      await record(OidcEvents.clientSecretRotated, id, context);
       return { client: toView(await requireClient(id)), secret };
     },
 
     async remove(id: string, context: RequestContext & { actorUserId?: string | undefined }) {
-      if ((await deleteClient(database.db, id)) === 0) throw new GatehouseError(OidcErrors.client_not_found);
+      await changeAudited(OidcEvents.clientDeleted, id, context, {}, async (trx) => {
+        // Thrown inside the transaction: nothing is recorded for a client that was not there.
+        if ((await deleteClient(trx, id)) === 0) throw new GatehouseError(OidcErrors.client_not_found);
+      });
       await deps.changed(id);
-      await record(OidcEvents.clientDeleted, id, context);
     },
   };
 }
