@@ -860,7 +860,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       await requireUser(userId);
       await deps.sessions.revokeAll(userId, { ...context, reason: 'account_deleted' });
       await deleteUser(database.db, userId);
-      deps.events.record({
+      await deps.events.recordDurably({
         name: AccountEvents.deleted,
         severity: 'medium',
         outcome: 'success',
@@ -954,7 +954,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       if (changes.mfaRequired !== undefined) values.mfa_required = changes.mfaRequired ? 1 : 0;
       await updateUser(database.db, userId, values);
       if (changes.isAdmin !== undefined) await deps.sessions.invalidateUser(userId);
-      deps.events.record({
+      await deps.events.recordDurably({
         name: AccountEvents.updated,
         severity: changes.isAdmin !== undefined || changes.mfaRequired !== undefined ? 'high' : 'low',
         outcome: 'success',
@@ -977,7 +977,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       await updateUser(database.db, userId, { status, updated_at: now });
       if (status === 'disabled')
         await deps.sessions.revokeAll(userId, { ...context, reason: 'account_disabled' });
-      deps.events.record({
+      await deps.events.recordDurably({
         name: status === 'disabled' ? AccountEvents.disabled : AccountEvents.enabled,
         severity: 'medium',
         outcome: 'success',
@@ -1001,7 +1001,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         updated_at: now,
       };
       await updateUser(database.db, userId, values);
-      deps.events.record({
+      await deps.events.recordDurably({
         name: AccountEvents.unlocked,
         severity: 'medium',
         outcome: 'success',
@@ -1020,7 +1020,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       await updateUser(database.db, userId, { password_reset_required: 1, updated_at: now });
       await deps.sessions.revokeAll(userId, { ...context, reason: 'password_reset_forced' });
       await sendResetLink(userId, user.email);
-      deps.events.record({
+      await deps.events.recordDurably({
         name: AccountEvents.forcedPasswordReset,
         severity: 'medium',
         outcome: 'success',

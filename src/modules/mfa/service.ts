@@ -5,7 +5,7 @@ import type { SealedBox } from '../../platform/crypto/sealed.js';
 import { deriveKey, keyedHash, randomToken } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { EventRecorder, SecurityEvent } from '../../platform/events.js';
+import type { CommittedEvent, EventRecorder, SecurityEvent } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
 import { type Logger, maskEmail } from '../../platform/logger.js';
 import { maskPhone } from '../../platform/sms/sms.js';
@@ -1165,18 +1165,24 @@ export function createMfaService(deps: MfaServiceDependencies) {
       context: RequestContext,
     ): Promise<number> {
       await requireUser(userId);
-      const removed = await database.transaction((trx) => deleteAllMfa(trx, userId));
-      record(
-        {
+      // An administrator's change: removed together with its audit record, or not at all.
+      let committed: CommittedEvent | undefined;
+      const removed = await database.transaction(async (trx) => {
+        const count = await deleteAllMfa(trx, userId);
+        committed = await deps.events.recordWithin(trx, {
           name: MfaEvents.reset,
           severity: 'high',
           outcome: 'success',
           actorUserId,
           targetUserId: userId,
-          details: { removed },
-        },
-        context,
-      );
+          ip: context.ip,
+          userAgent: context.userAgent,
+          requestId: context.requestId,
+          details: { removed: count },
+        });
+        return count;
+      });
+      committed?.afterCommit();
       return removed;
     },
 

@@ -5,7 +5,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 import type { Clock } from '../../platform/clock.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { EventRecorder } from '../../platform/events.js';
+import type { EventRecorder, SecurityEvent } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
 import type { PubSub } from '../../platform/pubsub.js';
@@ -191,7 +191,7 @@ export function createBlockService(deps: {
     };
     await insertBlock(database.db, row);
     blocksMade.inc({ source });
-    deps.events.record({
+    const event: SecurityEvent = {
       name: input.kind === 'ip' ? SecurityEvents.ipBlocked : SecurityEvents.userAgentBlocked,
       severity: source === 'admin' ? 'medium' : 'high',
       outcome: 'success',
@@ -200,7 +200,10 @@ export function createBlockService(deps: {
       userAgent: context.userAgent,
       requestId: context.requestId,
       details: { blockId: row.id, value, source, reason: row.reason, expiresAt: iso(row.expires_at) },
-    });
+    };
+    // An administrator's block waits for its record; automatic ones (on the request path) are queued.
+    if (source === 'admin') await deps.events.recordDurably(event);
+    else deps.events.record(event);
     await changed();
     return toView(row);
   }
@@ -346,7 +349,7 @@ export function createBlockService(deps: {
       if (!row || (await liftBlock(database.db, id, clock.now())) === 0) {
         throw new GatehouseError(SecurityErrors.block_not_found);
       }
-      deps.events.record({
+      await deps.events.recordDurably({
         name: SecurityEvents.blockLifted,
         severity: 'medium',
         outcome: 'success',
