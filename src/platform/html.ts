@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { isGatehouseError } from './errors.js';
 import { pageCsp } from './http/hardening.js';
+import { en } from './messages/en.js';
 
 /** Escapes text for HTML element content and double- or single-quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -85,7 +86,6 @@ export function page(
 
 /** An error as a paragraph: the message when it is safe to show, a generic one otherwise. */
 export function failureMessage(error: unknown): string {
-  const message =
-    isGatehouseError(error) && error.expose ? error.message : 'Something went wrong. Please try again.';
+  const message = isGatehouseError(error) && error.expose ? error.message : en.failure.generic;
   return `<p class="error" role="alert">${escapeHtml(message)}</p>`;
 }

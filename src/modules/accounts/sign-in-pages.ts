@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isGatehouseError } from '../../platform/errors.js';
 import { escapeHtml, failureMessage, page } from '../../platform/html.js';
+import { en, format, type Messages } from '../../platform/messages/en.js';
 import type { MfaService } from '../mfa/service.js';
 import {
   clearSessionCookie,
@@ -24,6 +25,8 @@ export interface SignInPagesOptions {
   readonly pendingCookie: SessionCookie;
   readonly deviceCookie: SessionCookie;
   readonly productName: string;
+  /** The page text (English by default). */
+  readonly messages?: Messages | undefined;
 }
 
 type Form = Record<string, string | undefined>;
@@ -67,6 +70,7 @@ const links = (items: [string, string][]) =>
 
 export function registerSignInPages(app: FastifyInstance, options: SignInPagesOptions): void {
   const { accounts, mfa, productName } = options;
+  const m = options.messages ?? en;
   const show = (reply: FastifyReply, title: string, body: string, status = 200) =>
     page(reply, productName, { title, body }, status);
   /** The status to answer a failed form with; an unexpected error is logged (the page shows no internals). */
@@ -77,29 +81,29 @@ export function registerSignInPages(app: FastifyInstance, options: SignInPagesOp
   };
 
   const signInForm = (next: string, email = '', error?: unknown) =>
-    `<h1>Sign in</h1>${error ? failureMessage(error) : ''}
+    `<h1>${m.signIn.title}</h1>${error ? failureMessage(error) : ''}
 <form method="post" action="/login" novalidate>
 ${hidden('next', next)}
-${field({ id: 'email', label: 'E-mail', type: 'email', value: email, autocomplete: 'username' })}
-${field({ id: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', error: error ? 'Check the password (and the e-mail above).' : undefined })}
-<button type="submit">Sign in</button></form>
+${field({ id: 'email', label: m.signIn.email, type: 'email', value: email, autocomplete: 'username' })}
+${field({ id: 'password', label: m.signIn.password, type: 'password', autocomplete: 'current-password', error: error ? m.signIn.passwordError : undefined })}
+<button type="submit">${m.signIn.submit}</button></form>
 ${links([
-  ['/forgot-password', 'Forgot your password?'],
-  [`/signup?next=${encodeURIComponent(next)}`, 'Create an account'],
+  ['/forgot-password', m.signIn.forgot],
+  [`/signup?next=${encodeURIComponent(next)}`, m.signIn.createAccount],
 ])}`;
 
   const codeForm = (next: string, totpMethodId: string | undefined, error?: unknown) =>
-    `<h1>Two-step verification</h1>${error ? failureMessage(error) : ''}
+    `<h1>${m.code.title}</h1>${error ? failureMessage(error) : ''}
 <form method="post" action="/login/code" novalidate>
 ${hidden('next', next)}${totpMethodId ? hidden('methodId', totpMethodId) : ''}
 ${field({
   id: 'code',
-  label: totpMethodId ? 'Code from your authenticator app, or a backup code' : 'A backup code',
+  label: totpMethodId ? m.code.labelWithApp : m.code.labelBackupOnly,
   autocomplete: 'one-time-code',
-  error: error ? 'That code did not work. Codes from an app change every 30 seconds.' : undefined,
+  error: error ? m.code.error : undefined,
 })}
-<button type="submit">Verify</button></form>
-${links([['/login', 'Start again']])}`;
+<button type="submit">${m.code.submit}</button></form>
+${links([['/login', m.code.startAgain]])}`;
 
   const finishSignIn = (reply: FastifyReply, token: string, expiresAt: number, next: string) => {
     setSessionCookie(reply, options.cookie, token, expiresAt);
@@ -109,7 +113,7 @@ ${links([['/login', 'Start again']])}`;
   app.get<{ Querystring: { next?: string } }>('/login', { schema: nextQuery }, async (request, reply) => {
     const next = safeNext(request.query.next);
     if (request.session) return reply.redirect(next, 303);
-    return show(reply, 'Sign in', signInForm(next));
+    return show(reply, m.signIn.title, signInForm(next));
   });
 
   app.post<{ Body: Form }>('/login', { schema: formSchema }, async (request, reply) => {
@@ -123,12 +127,12 @@ ${links([['/login', 'Start again']])}`;
       if (result.status === 'mfa_required') {
         setHostCookie(reply, options.pendingCookie, result.pendingToken, result.expiresAt);
         const totp = result.methods.find((method) => method.type === 'totp');
-        return show(reply, 'Two-step verification', codeForm(next, totp?.id));
+        return show(reply, m.code.title, codeForm(next, totp?.id));
       }
       // A restricted session (a second factor must be added first) lands in the portal, which offers it.
       return finishSignIn(reply, result.token, result.expiresAt, result.status === 'ok' ? next : '/account');
     } catch (error) {
-      return show(reply, 'Sign in', signInForm(next, email, error), statusOf(request, error));
+      return show(reply, m.signIn.title, signInForm(next, email, error), statusOf(request, error));
     }
   });
 
@@ -147,32 +151,32 @@ ${links([['/login', 'Start again']])}`;
       clearSessionCookie(reply, options.pendingCookie);
       return finishSignIn(reply, login.token, login.expiresAt, next);
     } catch (error) {
-      return show(reply, 'Two-step verification', codeForm(next, methodId, error), statusOf(request, error));
+      return show(reply, m.code.title, codeForm(next, methodId, error), statusOf(request, error));
     }
   });
 
   const signUpForm = (next: string, values: Form = {}, error?: unknown) => {
     const problem = isGatehouseError(error) && error.expose ? error.message : undefined;
     const onPassword = isGatehouseError(error) && /password/.test(error.code);
-    return `<h1>Create an account</h1>${error && !onPassword ? failureMessage(error) : ''}
+    return `<h1>${m.signUp.title}</h1>${error && !onPassword ? failureMessage(error) : ''}
 <form method="post" action="/signup" novalidate>
 ${hidden('next', next)}
-${field({ id: 'name', label: 'Name (optional)', value: values.name, autocomplete: 'name', required: false })}
-${field({ id: 'email', label: 'E-mail', type: 'email', value: values.email, autocomplete: 'email' })}
+${field({ id: 'name', label: m.signUp.name, value: values.name, autocomplete: 'name', required: false })}
+${field({ id: 'email', label: m.signUp.email, type: 'email', value: values.email, autocomplete: 'email' })}
 ${field({
   id: 'password',
-  label: 'Password',
+  label: m.signUp.password,
   type: 'password',
   autocomplete: 'new-password',
-  hint: 'At least 8 characters; a passphrase of a few words is best.',
+  hint: m.signUp.passwordHint,
   error: onPassword ? problem : undefined,
 })}
-<button type="submit">Create account</button></form>
-${links([[`/login?next=${encodeURIComponent(next)}`, 'I have an account']])}`;
+<button type="submit">${m.signUp.submit}</button></form>
+${links([[`/login?next=${encodeURIComponent(next)}`, m.signUp.haveAccount]])}`;
   };
 
   app.get<{ Querystring: { next?: string } }>('/signup', { schema: nextQuery }, async (request, reply) =>
-    show(reply, 'Create an account', signUpForm(safeNext(request.query.next))),
+    show(reply, m.signUp.title, signUpForm(safeNext(request.query.next))),
   );
 
   app.post<{ Body: Form }>('/signup', { schema: formSchema }, async (request, reply) => {
@@ -189,24 +193,24 @@ ${links([[`/login?next=${encodeURIComponent(next)}`, 'I have an account']])}`;
       );
       return show(
         reply,
-        'Check your e-mail',
-        `<h1>Check your e-mail</h1><p class="ok" role="status">We sent a link to ${escapeHtml(values.email ?? '')} to confirm the address.</p>${links([[`/login?next=${encodeURIComponent(next)}`, 'Sign in']])}`,
+        m.signUp.checkMailTitle,
+        `<h1>${m.signUp.checkMailTitle}</h1><p class="ok" role="status">${format(m.signUp.checkMail, { email: escapeHtml(values.email ?? '') })}</p>${links([[`/login?next=${encodeURIComponent(next)}`, m.signUp.signIn]])}`,
       );
     } catch (error) {
-      return show(reply, 'Create an account', signUpForm(next, values, error), statusOf(request, error));
+      return show(reply, m.signUp.title, signUpForm(next, values, error), statusOf(request, error));
     }
   });
 
   const forgotForm = (email = '', error?: unknown) =>
-    `<h1>Forgot your password?</h1>${error ? failureMessage(error) : ''}
-<p>We will e-mail you a link to choose a new one.</p>
+    `<h1>${m.forgot.title}</h1>${error ? failureMessage(error) : ''}
+<p>${m.forgot.intro}</p>
 <form method="post" action="/forgot-password" novalidate>
-${field({ id: 'email', label: 'E-mail', type: 'email', value: email, autocomplete: 'email' })}
-<button type="submit">Send the link</button></form>
-${links([['/login', 'Back to sign in']])}`;
+${field({ id: 'email', label: m.forgot.email, type: 'email', value: email, autocomplete: 'email' })}
+<button type="submit">${m.forgot.submit}</button></form>
+${links([['/login', m.forgot.back]])}`;
 
   app.get('/forgot-password', { schema: { hide: true } }, async (_request, reply) =>
-    show(reply, 'Forgot your password?', forgotForm()),
+    show(reply, m.forgot.title, forgotForm()),
   );
 
   app.post<{ Body: Form }>('/forgot-password', { schema: formSchema }, async (request, reply) => {
@@ -215,12 +219,12 @@ ${links([['/login', 'Back to sign in']])}`;
       await accounts.requestPasswordReset(email, requestContext(request));
     } catch (error) {
       // Only malformed input or throttling end here; whether the account exists is never told.
-      return show(reply, 'Forgot your password?', forgotForm(email, error), statusOf(request, error));
+      return show(reply, m.forgot.title, forgotForm(email, error), statusOf(request, error));
     }
     return show(
       reply,
-      'Check your e-mail',
-      `<h1>Check your e-mail</h1><p class="ok" role="status">If ${escapeHtml(email)} has an account, a link to choose a new password is on its way.</p>${links([['/login', 'Back to sign in']])}`,
+      m.forgot.sentTitle,
+      `<h1>${m.forgot.sentTitle}</h1><p class="ok" role="status">${format(m.forgot.sent, { email: escapeHtml(email) })}</p>${links([['/login', m.forgot.back]])}`,
     );
   });
 
@@ -228,16 +232,20 @@ ${links([['/login', 'Back to sign in']])}`;
     request.session
       ? show(
           reply,
-          'Sign out',
-          '<h1>Sign out</h1><p>Sign out of this browser?</p><form method="post" action="/logout"><button type="submit">Sign out</button></form>',
+          m.signOut.title,
+          `<h1>${m.signOut.title}</h1><p>${m.signOut.question}</p><form method="post" action="/logout"><button type="submit">${m.signOut.submit}</button></form>`,
         )
-      : show(reply, 'Signed out', `<h1>You are signed out</h1>${links([['/login', 'Sign in again']])}`),
+      : show(reply, m.signOut.doneTitle, `<h1>${m.signOut.done}</h1>${links([['/login', m.signOut.again]])}`),
   );
 
   app.post('/logout', { schema: { hide: true } }, async (request: FastifyRequest, reply) => {
     const session = request.session;
     if (session) await accounts.logout(session.userId, session.id, requestContext(request));
     clearSessionCookie(reply, options.cookie);
-    return show(reply, 'Signed out', `<h1>You are signed out</h1>${links([['/login', 'Sign in again']])}`);
+    return show(
+      reply,
+      m.signOut.doneTitle,
+      `<h1>${m.signOut.done}</h1>${links([['/login', m.signOut.again]])}`,
+    );
   });
 }

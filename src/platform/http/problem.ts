@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { errorDefinition, type FieldProblem, GatehouseError } from '../errors.js';
 import { escapeHtml, page } from '../html.js';
+import { en, format } from '../messages/en.js';
 import { createRedactor } from '../redaction.js';
 
 /** RFC 9457 problem details, as every error leaves Gatehouse. */
@@ -163,8 +164,8 @@ export function installProblemHandling(app: FastifyInstance, options: { productN
         reply,
         options.productName as string,
         {
-          title: 'Page not found',
-          body: `<h1>Page not found</h1><p>There is nothing at this address. It may have moved, or the link may be mistyped.</p><p class="links"><a href="/account">Your account</a> · <a href="/login">Sign in</a></p><p class="hint">Reference: ${escapeHtml(request.id)}</p>`,
+          title: en.notFound.title,
+          body: `<h1>${en.notFound.title}</h1><p>${en.notFound.text}</p><p class="links"><a href="/account">${en.notFound.account}</a> · <a href="/login">${en.notFound.signIn}</a></p><p class="hint">${format(en.notFound.reference, { id: escapeHtml(request.id) })}</p>`,
         },
         404,
       );

@@ -1,6 +1,7 @@
 import { startAuthentication } from '@simplewebauthn/browser';
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { en } from '../../../src/platform/messages/en.js';
 import { ApiError, api } from '../api.js';
 
 type Step = { kind: 'password' } | { kind: 'code'; methods: { id: string; type: string }[] };
@@ -17,6 +18,7 @@ export function SignInView({
   title?: string;
   footer?: ComponentChildren;
 }) {
+  const m = en.signIn;
   const [step, setStep] = useState<Step>({ kind: 'password' });
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -45,7 +47,7 @@ export function SignInView({
       }
       await onSignedIn();
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : 'Something went wrong. Please try again.');
+      setError(failure instanceof ApiError ? failure.message : en.failure.generic);
     } finally {
       setBusy(false);
     }
@@ -68,11 +70,7 @@ export function SignInView({
       });
       await onSignedIn();
     } catch (failure) {
-      setError(
-        failure instanceof ApiError
-          ? failure.message
-          : 'The passkey did not work. Try again, or sign in with your password.',
-      );
+      setError(failure instanceof ApiError ? failure.message : m.passkeyFailed);
     } finally {
       setBusy(false);
     }
@@ -85,14 +83,14 @@ export function SignInView({
         <h1>{title}</h1>
         {step.kind === 'password' ? (
           <>
-            <label for="email">E-mail</label>
+            <label for="email">{m.email}</label>
             <input id="email" name="email" type="email" autocomplete="username" required />
-            <label for="password">Password</label>
+            <label for="password">{m.password}</label>
             <input id="password" name="password" type="password" autocomplete="current-password" required />
           </>
         ) : (
           <>
-            <label for="code">Code from your authenticator app, or a backup code</label>
+            <label for="code">{en.code.labelWithApp}</label>
             <input id="code" name="code" autocomplete="one-time-code" inputMode="numeric" required />
           </>
         )}
@@ -102,11 +100,11 @@ export function SignInView({
           </p>
         )}
         <button type="submit" disabled={busy}>
-          {step.kind === 'password' ? 'Sign in' : 'Verify'}
+          {step.kind === 'password' ? m.submit : en.code.submit}
         </button>
         {step.kind === 'password' && 'PublicKeyCredential' in window && (
           <button type="button" class="secondary" onClick={passkey} disabled={busy}>
-            Sign in with a passkey
+            {m.passkey}
           </button>
         )}
         {footer}

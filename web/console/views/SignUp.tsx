@@ -1,8 +1,10 @@
 import { useState } from 'preact/hooks';
+import { en } from '../../../src/platform/messages/en.js';
 import { ApiError, api } from '../api.js';
 
 /** Creating an account: the e-mailed link confirms the address; signing in comes after. */
 export function SignUpView({ productName, onBack }: { productName: string; onBack(): void }) {
+  const m = en.signUp;
   const [error, setError] = useState<string | undefined>();
   const [done, setDone] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -20,7 +22,7 @@ export function SignUpView({ productName, onBack }: { productName: string; onBac
       });
       setDone(String(form.get('email')));
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : 'Something went wrong. Please try again.');
+      setError(failure instanceof ApiError ? failure.message : en.failure.generic);
     } finally {
       setBusy(false);
     }
@@ -30,18 +32,18 @@ export function SignUpView({ productName, onBack }: { productName: string; onBac
     <div class="signin">
       <form onSubmit={submit}>
         <p class="brand">{productName}</p>
-        <h1>Create an account</h1>
+        <h1>{m.title}</h1>
         {done ? (
           <p class="ok" role="status">
             Account created. We sent a link to {done} to confirm the address.
           </p>
         ) : (
           <>
-            <label for="signup-name">Name (optional)</label>
+            <label for="signup-name">{m.name}</label>
             <input id="signup-name" name="name" autocomplete="name" maxLength={200} />
-            <label for="signup-email">E-mail</label>
+            <label for="signup-email">{m.email}</label>
             <input id="signup-email" name="email" type="email" autocomplete="email" required />
-            <label for="signup-password">Password</label>
+            <label for="signup-password">{m.password}</label>
             <input
               id="signup-password"
               name="password"
@@ -61,7 +63,7 @@ export function SignUpView({ productName, onBack }: { productName: string; onBac
               </p>
             )}
             <button type="submit" disabled={busy}>
-              Create account
+              {m.submit}
             </button>
           </>
         )}
