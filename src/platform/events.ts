@@ -7,7 +7,7 @@ import type { Transaction } from './db/connection.js';
 import type { Tables } from './db/tables.js';
 import { newId } from './ids.js';
 import type { Logger } from './logger.js';
-import { createRedactor, type Redactor } from './redaction.js';
+import type { Redactor } from './redaction.js';
 
 export type { Severity } from './audit/types.js';
 
@@ -51,8 +51,6 @@ export interface CommittedEvent {
   /** Hands the committed record on (forwarding). */
   afterCommit(): void;
 }
-
-const NOTHING_TO_ANNOUNCE: CommittedEvent = { afterCommit() {} };
 
 const counter = (registry: Registry | undefined) =>
   registry
@@ -101,30 +99,6 @@ export function draftOf(
 function logEvent(logger: Logger, draft: AuditDraft): void {
   const level = draft.severity === 'low' ? 'info' : 'warn';
   logger[level]({ securityEvent: draft.name, ...draft, name: undefined }, draft.name);
-}
-
-/** Events as log lines only (tools and tests without a database). */
-export function createLogEventRecorder(
-  logger: Logger,
-  redactor: Redactor = createRedactor(),
-  registry?: Registry,
-  clock: Clock = { now: () => Date.now() },
-): EventRecorder {
-  const counted = counter(registry);
-  const record = (event: SecurityEvent) => {
-    counted?.inc({ name: event.name, severity: event.severity, outcome: event.outcome });
-    logEvent(logger, draftOf(event, requestFacts.getStore()?.(), clock.now(), redactor));
-  };
-  return {
-    record,
-    async recordDurably(event) {
-      record(event);
-    },
-    async recordWithin(_trx, event) {
-      record(event);
-      return NOTHING_TO_ANNOUNCE;
-    },
-  };
 }
 
 /**

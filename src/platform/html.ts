@@ -20,7 +20,8 @@ declare module 'fastify' {
   }
 }
 
-const DEFAULT_BRANDING: Branding = { primaryColor: '#2851a3' };
+/** Without `accounts.branding` (tools and tests that build pages on a bare app). */
+export const DEFAULT_BRANDING: Branding = { primaryColor: '#2851a3' };
 
 export interface PageContent {
   readonly title: string;

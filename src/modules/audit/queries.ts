@@ -96,18 +96,6 @@ const normalize = (row: AuditEventRow): AuditEventRow => ({
   pruned_at: row.pruned_at === null ? null : Number(row.pruned_at),
 });
 
-/** Events from `fromSeq` on, in order: verification and exports walk the log with these pages. */
-export async function eventsFrom(db: Db, fromSeq: number, limit: number): Promise<AuditEventRow[]> {
-  const rows = await db
-    .selectFrom('audit_events')
-    .selectAll()
-    .where('seq', '>=', fromSeq)
-    .orderBy('seq')
-    .limit(limit)
-    .execute();
-  return rows.map(normalize);
-}
-
 /** Leaf hashes of positions [0, size), in order: proofs are computed from them. */
 export async function leafHashes(db: Db, size: number): Promise<{ seq: number; leaf_hash: string }[]> {
   const rows = await db
@@ -182,7 +170,7 @@ export async function listEvents(db: Db, filter: AuditFilter, limit: number): Pr
   return rows.map(normalize);
 }
 
-/** Oldest first, for exports. */
+/** Oldest first: exports and verification walk the log with these pages. */
 export async function listEventsForward(
   db: Db,
   filter: AuditFilter,

@@ -73,6 +73,14 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
   checkpointNow(): Promise<unknown>;
 }> = async (app, { audit, events, clock, checkpointNow }) => {
   const tags = ['audit'];
+  /** One page of matching events, newest first, starting before the previous page's cursor. */
+  const pageOf = async (filter: AuditFilter, cursor: string | undefined, limit: number) => {
+    const page = await audit.list(
+      { ...filter, beforeSeq: cursor === undefined ? undefined : Number(cursor) },
+      limit,
+    );
+    return { events: page.events.map(eventView), nextCursor: page.nextCursor };
+  };
 
   app.get(
     '/api/v1/admin/audit',
@@ -87,11 +95,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const { cursor, limit, ...filters } = request.query;
-      const page = await audit.list(
-        { ...filterOf(filters), beforeSeq: cursor === undefined ? undefined : Number(cursor) },
-        limit,
-      );
-      return { events: page.events.map(eventView), nextCursor: page.nextCursor };
+      return pageOf(filterOf(filters), cursor, limit);
     },
   );
 
@@ -234,15 +238,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const { cursor, limit, name } = request.query;
-      const page = await audit.list(
-        {
-          involving: request.session!.userId,
-          name,
-          beforeSeq: cursor === undefined ? undefined : Number(cursor),
-        },
-        limit,
-      );
-      return { events: page.events.map(eventView), nextCursor: page.nextCursor };
+      return pageOf({ involving: request.session!.userId, name }, cursor, limit);
     },
   );
 
@@ -260,11 +256,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const { cursor, limit, ...filters } = request.query;
       const name = filters.name?.startsWith('security.') ? filters.name : 'security.';
-      const page = await audit.list(
-        { ...filterOf(filters), name, beforeSeq: cursor === undefined ? undefined : Number(cursor) },
-        limit,
-      );
-      return { events: page.events.map(eventView), nextCursor: page.nextCursor };
+      return pageOf({ ...filterOf(filters), name }, cursor, limit);
     },
   );
 

@@ -50,7 +50,6 @@ import {
   checkpointOfSize,
   countEvents,
   countsOverTime,
-  eventsFrom,
   findEvent,
   insertCheckpoint,
   latestCheckpoint,
@@ -317,7 +316,7 @@ export function createAuditLog(deps: AuditLogDependencies) {
       }
     };
 
-    for (let page = await eventsFrom(database.db, 0, PAGE); page.length > 0; ) {
+    for (let page = await listEventsForward(database.db, {}, PAGE); page.length > 0; ) {
       for (const row of page) {
         while (expected < row.seq) {
           missing.push(expected);
@@ -365,7 +364,7 @@ export function createAuditLog(deps: AuditLogDependencies) {
         checkCheckpoints();
       }
       const last = page.at(-1)!.seq;
-      page = await eventsFrom(database.db, last + 1, PAGE);
+      page = await listEventsForward(database.db, { afterSeq: last }, PAGE);
     }
 
     // Positions a tag names that no row holds: candidates for where a moved row came from.

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { escapeHtml, page } from '../../platform/html.js';
+import { DEFAULT_BRANDING, escapeHtml, page } from '../../platform/html.js';
 import { pageCsp } from '../../platform/http/hardening.js';
 
 /** The package root, from here in the sources (src/…) or in the build (dist/src/…). */
@@ -76,7 +76,7 @@ export function registerConsole(app: FastifyInstance, productName: string): void
       return reply
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-store')
-        .send(shell(title, productName, script, nonce, app.branding?.primaryColor ?? '#2851a3'));
+        .send(shell(title, productName, script, nonce, (app.branding ?? DEFAULT_BRANDING).primaryColor));
     });
   shellPage('/admin', 'Admin', '/admin/console.js', Boolean(bundles.console && bundles.styles));
   shellPage('/account', 'Your account', '/account/account.js', Boolean(bundles.account && bundles.styles));

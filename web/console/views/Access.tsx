@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, messageOf, queryString } from '../api.js';
-import { NoticeLine } from '../notice.js';
+import { ApiError, api, queryString } from '../api.js';
+import { NoticeLine, useNotice } from '../notice.js';
 
 interface Role {
   id: string;
@@ -38,7 +38,7 @@ async function userIdFor(email: string): Promise<string> {
 export function AccessView({ canWrite, canCheck }: { canWrite: boolean; canCheck: boolean }) {
   const [roles, setRoles] = useState<Role[]>([]);
   const [groups, setGroups] = useState<Group[]>([]);
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const { notice: message, setNotice: setMessage, fail } = useNotice();
   const [decision, setDecision] = useState<Decision | undefined>();
 
   useEffect(() => {
@@ -50,7 +50,7 @@ export function AccessView({ canWrite, canCheck }: { canWrite: boolean; canCheck
         setRoles(roleList.roles);
         setGroups(groupList.groups);
       })
-      .catch((failure) => setMessage({ kind: 'error', text: messageOf(failure) }));
+      .catch(fail);
   }, []);
 
   const assign = async (event: Event) => {
@@ -65,7 +65,7 @@ export function AccessView({ canWrite, canCheck }: { canWrite: boolean; canCheck
       });
       setMessage({ kind: 'ok', text: `${email} now holds ${role}.` });
     } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
+      fail(failure);
     }
   };
 
@@ -98,7 +98,7 @@ export function AccessView({ canWrite, canCheck }: { canWrite: boolean; canCheck
         }),
       );
     } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
+      fail(failure);
     }
   };
 

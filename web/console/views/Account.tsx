@@ -1,8 +1,8 @@
 import { startRegistration } from '@simplewebauthn/browser';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, messageOf, rememberCsrfToken } from '../api.js';
+import { api, messageOf, rememberCsrfToken } from '../api.js';
 import { formatTime } from '../format.js';
-import { NoticeLine } from '../notice.js';
+import { NoticeLine, useNotice } from '../notice.js';
 
 interface Method {
   id: string;
@@ -18,15 +18,15 @@ export function TwoFactorSection() {
   const [methods, setMethods] = useState<Method[]>([]);
   const [enrolling, setEnrolling] = useState<{ id: string; qrCode: string; secret: string } | undefined>();
   const [backupCodes, setBackupCodes] = useState<string[] | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const { notice, setNotice, fail } = useNotice();
 
   const load = async () => setMethods((await api<{ methods: Method[] }>('/api/v1/me/mfa/methods')).methods);
   useEffect(() => {
-    load().catch((failure) => setError(messageOf(failure)));
+    load().catch(fail);
   }, []);
 
   const start = async () => {
-    setError(undefined);
+    setNotice(undefined);
     try {
       const started = await api<{ method: Method; totp: { qrCode: string; secret: string } }>(
         '/api/v1/me/mfa/methods',
@@ -34,7 +34,7 @@ export function TwoFactorSection() {
       );
       setEnrolling({ id: started.method.id, qrCode: started.totp.qrCode, secret: started.totp.secret });
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   const confirm = async (event: Event) => {
@@ -53,11 +53,11 @@ export function TwoFactorSection() {
       setBackupCodes(confirmed.backupCodes);
       await load();
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   const addPasskey = async () => {
-    setError(undefined);
+    setNotice(undefined);
     try {
       const started = await api<{ method: Method; webauthn: { options: unknown } }>(
         '/api/v1/me/mfa/methods',
@@ -76,11 +76,13 @@ export function TwoFactorSection() {
       setBackupCodes(confirmed.backupCodes);
       await load();
     } catch (failure) {
-      setError(
-        failure instanceof Error && failure.name === 'NotAllowedError'
-          ? 'The passkey was not created.'
-          : messageOf(failure),
-      );
+      setNotice({
+        kind: 'error',
+        text:
+          failure instanceof Error && failure.name === 'NotAllowedError'
+            ? 'The passkey was not created.'
+            : messageOf(failure),
+      });
     }
   };
   const remove = async (method: Method) => {
@@ -89,7 +91,7 @@ export function TwoFactorSection() {
       await api(`/api/v1/me/mfa/methods/${method.id}`, { method: 'DELETE' });
       await load();
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   const active = methods.filter((method) => method.status === 'active');
@@ -152,17 +154,13 @@ export function TwoFactorSection() {
           )}
         </div>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <NoticeLine notice={notice} />
     </section>
   );
 }
 
 export function PasswordSection() {
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const { notice: message, setNotice: setMessage, fail } = useNotice();
   const submit = async (event: Event) => {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
@@ -177,7 +175,7 @@ export function PasswordSection() {
       form.reset();
       setMessage({ kind: 'ok', text: 'Password changed. Your other sessions were signed out.' });
     } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
+      fail(failure);
     }
   };
   return (
@@ -219,17 +217,17 @@ interface Session {
 
 export function SessionsSection() {
   const [sessions, setSessions] = useState<Session[]>([]);
-  const [error, setError] = useState<string | undefined>();
+  const { notice, fail } = useNotice();
   const load = async () => setSessions((await api<{ sessions: Session[] }>('/api/v1/me/sessions')).sessions);
   useEffect(() => {
-    load().catch((failure) => setError(messageOf(failure)));
+    load().catch(fail);
   }, []);
   const revoke = async (session: Session) => {
     try {
       await api(`/api/v1/me/sessions/${session.id}`, { method: 'DELETE' });
       await load();
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   return (
@@ -253,11 +251,7 @@ export function SessionsSection() {
           </li>
         ))}
       </ul>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <NoticeLine notice={notice} />
     </section>
   );
 }
@@ -271,10 +265,10 @@ interface App {
 
 export function AppsSection() {
   const [apps, setApps] = useState<App[]>([]);
-  const [error, setError] = useState<string | undefined>();
+  const { notice, fail } = useNotice();
   const load = async () => setApps((await api<{ apps: App[] }>('/api/v1/me/apps')).apps);
   useEffect(() => {
-    load().catch((failure) => setError(messageOf(failure)));
+    load().catch(fail);
   }, []);
   const revoke = async (app: App) => {
     if (!window.confirm(`Remove ${app.name}'s access to your account?`)) return;
@@ -282,7 +276,7 @@ export function AppsSection() {
       await api(`/api/v1/me/apps/${encodeURIComponent(app.clientId)}`, { method: 'DELETE' });
       await load();
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   return (
@@ -302,11 +296,7 @@ export function AppsSection() {
           ))}
         </ul>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <NoticeLine notice={notice} />
     </section>
   );
 }
@@ -348,11 +338,11 @@ const DESCRIPTIONS: Record<string, string> = {
 
 export function ActivitySection() {
   const [events, setEvents] = useState<ActivityEvent[]>([]);
-  const [error, setError] = useState<string | undefined>();
+  const { notice, fail } = useNotice();
   useEffect(() => {
     api<{ events: ActivityEvent[] }>('/api/v1/me/activity?limit=20')
       .then((page) => setEvents(page.events))
-      .catch((failure) => setError(messageOf(failure)));
+      .catch(fail);
   }, []);
   return (
     <section class="panel" id="activity" aria-labelledby="activity-title">
@@ -370,11 +360,7 @@ export function ActivitySection() {
           ))}
         </tbody>
       </table>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <NoticeLine notice={notice} />
     </section>
   );
 }
@@ -389,7 +375,7 @@ export function ProfileSection({
   email: string;
   onChanged(): Promise<void>;
 }) {
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const { notice: message, setNotice: setMessage, fail } = useNotice();
   const saveName = async (event: Event) => {
     event.preventDefault();
     const value = String(new FormData(event.currentTarget as HTMLFormElement).get('name') ?? '').trim();
@@ -398,7 +384,7 @@ export function ProfileSection({
       setMessage({ kind: 'ok', text: 'Name saved.' });
       await onChanged();
     } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
+      fail(failure);
     }
   };
   const changeEmail = async (event: Event) => {
@@ -416,7 +402,7 @@ export function ProfileSection({
       });
       form.reset();
     } catch (failure) {
-      setMessage({ kind: 'error', text: messageOf(failure) });
+      fail(failure);
     }
   };
   return (
@@ -469,18 +455,18 @@ interface RememberedDevice {
 export function RecoverySection() {
   const [codes, setCodes] = useState<string[] | undefined>();
   const [devices, setDevices] = useState<RememberedDevice[]>([]);
-  const [error, setError] = useState<string | undefined>();
+  const { notice, fail } = useNotice();
   const load = async () =>
     setDevices((await api<{ devices: RememberedDevice[] }>('/api/v1/me/remembered-devices')).devices);
   useEffect(() => {
-    load().catch((failure) => setError(messageOf(failure)));
+    load().catch(fail);
   }, []);
   const regenerate = async () => {
     if (!window.confirm('Make new backup codes? The old ones stop working.')) return;
     try {
       setCodes((await api<{ codes: string[] }>('/api/v1/me/mfa/backup-codes', { method: 'POST' })).codes);
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   const forget = async (device: RememberedDevice) => {
@@ -488,7 +474,7 @@ export function RecoverySection() {
       await api(`/api/v1/me/remembered-devices/${device.id}`, { method: 'DELETE' });
       await load();
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   return (
@@ -520,18 +506,14 @@ export function RecoverySection() {
         ))}
         {devices.length === 0 && <li>No browser skips the second step.</li>}
       </ul>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <NoticeLine notice={notice} />
     </section>
   );
 }
 
 /** Deleting the account: the password confirms it; personal data is erased. */
 export function DeleteSection({ onDeleted }: { onDeleted(): void }) {
-  const [error, setError] = useState<string | undefined>();
+  const { notice, fail } = useNotice();
   const submit = async (event: Event) => {
     event.preventDefault();
     const password = new FormData(event.currentTarget as HTMLFormElement).get('password');
@@ -540,7 +522,7 @@ export function DeleteSection({ onDeleted }: { onDeleted(): void }) {
       await api('/api/v1/me', { method: 'DELETE', body: { password } });
       onDeleted();
     } catch (failure) {
-      setError(messageOf(failure));
+      fail(failure);
     }
   };
   return (
@@ -562,11 +544,7 @@ export function DeleteSection({ onDeleted }: { onDeleted(): void }) {
           Delete my account
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <NoticeLine notice={notice} />
     </section>
   );
 }

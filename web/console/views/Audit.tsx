@@ -110,6 +110,21 @@ export function AuditView({ source, title }: { source: 'audit' | 'security'; tit
       </div>
     );
   };
+  const choice = (name: 'severity' | 'outcome', label: string, options: readonly string[]) => (
+    <label>
+      {label}
+      <select
+        name={name}
+        value={filters[name]}
+        onChange={(event) => setFilters({ ...filters, [name]: (event.target as HTMLSelectElement).value })}
+      >
+        <option value="">any</option>
+        {options.map((option) => (
+          <option key={option}>{option}</option>
+        ))}
+      </select>
+    </label>
+  );
   const exportLink = (format: string) =>
     `/api/v1/admin/audit/export${queryString({
       ...apiQuery(applied),
@@ -146,36 +161,8 @@ export function AuditView({ source, title }: { source: 'audit' | 'security'; tit
           }}
         >
           {field('name', 'Event or prefix (auth.)')}
-          <label>
-            Severity
-            <select
-              name="severity"
-              value={filters.severity}
-              onChange={(event) =>
-                setFilters({ ...filters, severity: (event.target as HTMLSelectElement).value })
-              }
-            >
-              <option value="">any</option>
-              <option>low</option>
-              <option>medium</option>
-              <option>high</option>
-              <option>critical</option>
-            </select>
-          </label>
-          <label>
-            Outcome
-            <select
-              name="outcome"
-              value={filters.outcome}
-              onChange={(event) =>
-                setFilters({ ...filters, outcome: (event.target as HTMLSelectElement).value })
-              }
-            >
-              <option value="">any</option>
-              <option>success</option>
-              <option>failure</option>
-            </select>
-          </label>
+          {choice('severity', 'Severity', ['low', 'medium', 'high', 'critical'])}
+          {choice('outcome', 'Outcome', ['success', 'failure'])}
           {field('actor', 'Actor id')}
           {field('target', 'Target id')}
           {field('ip', 'IP address')}

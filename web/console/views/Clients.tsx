@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api } from '../api.js';
+import { api } from '../api.js';
 import { formatTime } from '../format.js';
-import { NoticeLine } from '../notice.js';
+import { NoticeLine, useNotice } from '../notice.js';
 
 interface Client {
   id: string;
@@ -25,11 +25,9 @@ const GRANTS = [
 export function ClientsView({ canWrite }: { canWrite: boolean }) {
   const [clients, setClients] = useState<Client[]>([]);
   const [secret, setSecret] = useState<{ client: string; value: string } | undefined>();
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const { notice: message, setNotice: setMessage, fail } = useNotice();
   const [creating, setCreating] = useState(false);
 
-  const fail = (failure: unknown) =>
-    setMessage({ kind: 'error', text: failure instanceof ApiError ? failure.message : String(failure) });
   const load = async () => {
     try {
       setClients((await api<{ clients: Client[] }>('/api/v1/admin/clients')).clients);

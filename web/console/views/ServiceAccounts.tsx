@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api } from '../api.js';
+import { api } from '../api.js';
 import { formatTime } from '../format.js';
 import { NoticeLine, useNotice } from '../notice.js';
 

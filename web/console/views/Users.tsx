@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, queryString } from '../api.js';
+import { api, queryString } from '../api.js';
 import { formatTime } from '../format.js';
-import { NoticeLine } from '../notice.js';
+import { NoticeLine, useNotice } from '../notice.js';
 
 interface User {
   id: string;
@@ -23,7 +23,7 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
   const [applied, setApplied] = useState({ query: '', status: '' });
   const [users, setUsers] = useState<User[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const { notice: message, setNotice: setMessage, fail } = useNotice();
   const [loading, setLoading] = useState(false);
 
   const load = async (next?: string) => {
@@ -35,7 +35,7 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
       setUsers((previous) => (next ? [...previous, ...page.users] : page.users));
       setCursor(page.nextCursor);
     } catch (failure) {
-      setMessage({ kind: 'error', text: failure instanceof ApiError ? failure.message : String(failure) });
+      fail(failure);
     } finally {
       setLoading(false);
     }
@@ -66,7 +66,7 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
       setCreating(false);
       form.reset();
     } catch (failure) {
-      setMessage({ kind: 'error', text: failure instanceof ApiError ? failure.message : String(failure) });
+      fail(failure);
     }
   };
 
@@ -84,7 +84,7 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
       }
       setMessage({ kind: 'ok', text: `${user.email}: ${done}.` });
     } catch (failure) {
-      setMessage({ kind: 'error', text: failure instanceof ApiError ? failure.message : String(failure) });
+      fail(failure);
     }
   };
 
