@@ -458,6 +458,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
         return services.risk.refresh({ userId: accountId, email: account.email, ip, userAgent });
       },
       productName: config.accounts.productName,
+      branding: config.accounts.branding,
       allowPrivateNetworkCalls: config.oidc.allowPrivateNetworkCalls,
       enableEdDSA: config.oidc.enableEdDSA,
       async onLogout(cookieHeader) {

@@ -427,6 +427,70 @@ describeEachDialect('multi-factor authentication', (testDatabase) => {
     expect(expired.json().code).toBe('mfa_invalid_code');
   });
 
+  it('signs in on the /login page with an e-mailed code, without JavaScript', async () => {
+    const { email } = await newUser();
+    const agent = await signIn(email);
+    const started = await send(agent, 'POST', '/api/v1/me/mfa/methods', { type: 'email' });
+    const methodId = started.json().method.id as string;
+    const codeFrom = async (count: number) => {
+      const mail = await until(
+        () =>
+          smtp.messages.filter(
+            (message) => message.to.includes(email) && /sign-in code/.test(message.subject),
+          )[count - 1],
+        `e-mail code ${count}`,
+      );
+      return /^(\d{6}) is your sign-in code$/.exec(mail.subject)![1]!;
+    };
+    await send(agent, 'POST', `/api/v1/me/mfa/methods/${methodId}/verify`, { code: await codeFrom(1) });
+    clock.advance(31_000);
+    const post = (url: string, fields: Record<string, string>, pending?: string) =>
+      inject({
+        method: 'POST',
+        url,
+        payload: new URLSearchParams(fields).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        cookies: pending ? { [PENDING]: pending } : {},
+      });
+
+    const password = await post('/login', { email, password: PASSWORD, next: '/account' });
+    expect(password.statusCode, password.body).toBe(200);
+    expect(password.body).toContain('<form method="post" action="/login/mfa/send">');
+    expect(password.body).toContain('E-mail me a code');
+    const pending = setCookie(password, PENDING)!;
+
+    const sent = await post('/login/mfa/send', { methodId, next: '/account' }, pending);
+    expect(sent.statusCode, sent.body).toBe(200);
+    expect(sent.body).toMatch(/We sent a code to [^<]*\*/);
+    expect(sent.body).toContain('<input type="hidden" name="type" value="email">');
+    expect(sent.body).toContain('Code we sent by e-mail');
+    const code = await codeFrom(2);
+
+    const fields = { type: 'email', methodId, next: '/account' };
+    const wrong = await post(
+      '/login/mfa',
+      { ...fields, code: code === '000000' ? '111111' : '000000' },
+      pending,
+    );
+    expect(wrong.statusCode).toBe(401);
+    // The form stays on the e-mailed code, says what is wrong beside the field, and sends no new code.
+    expect(wrong.body).toMatch(/<input id="code"[^>]*aria-invalid="true"/);
+    expect(wrong.body).toContain('<input type="hidden" name="type" value="email">');
+    const done = await post('/login/mfa', { ...fields, code }, pending);
+    expect(done.statusCode, done.body).toBe(303);
+    expect(done.headers.location).toBe('/account');
+    const me = await inject({
+      method: 'GET',
+      url: '/api/v1/me',
+      cookies: { [SESSION]: setCookie(done, SESSION)! },
+    });
+    expect(me.statusCode).toBe(200);
+    // The pending sign-in is spent: the same form again starts over at the password.
+    const again = await post('/login/mfa', { ...fields, code }, pending);
+    expect(again.statusCode).toBe(401);
+    expect(again.body).toContain('action="/login"');
+  });
+
   it('sends SMS codes through the Twilio-compatible provider', async () => {
     const { email } = await newUser();
     const agent = await signIn(email);

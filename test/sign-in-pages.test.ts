@@ -113,12 +113,12 @@ describeEachDialect('sign-in pages without JavaScript', (testDatabase, dialect) 
 
     const first = await post('/login', { email, password: PASSWORD, next: '/logout' });
     expect(first.statusCode).toBe(200);
-    expect(first.body).toContain('<form method="post" action="/login/code"');
+    expect(first.body).toContain('<form method="post" action="/login/mfa"');
     const pending = String(first.headers['set-cookie']).split(';')[0]!;
-    const wrong = await post('/login/code', { code: '000000', next: '/logout' }, { cookie: pending });
+    const wrong = await post('/login/mfa', { code: '000000', next: '/logout' }, { cookie: pending });
     expect(wrong.statusCode).toBeGreaterThanOrEqual(400);
     expect(wrong.body).toMatch(/<input id="code"[^>]*aria-invalid="true"/);
-    const done = await post('/login/code', { code: backupCode!, next: '/logout' }, { cookie: pending });
+    const done = await post('/login/mfa', { code: backupCode!, next: '/logout' }, { cookie: pending });
     expect(done.statusCode).toBe(303);
     expect(done.headers.location).toBe('/logout');
   });

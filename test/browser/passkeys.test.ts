@@ -292,4 +292,60 @@ describeEachDialect('passkeys in Chromium', (testDatabase, dialect) => {
     const steppedUp = await arrivalAtApp(() => stepUp.click());
     expect(await claimsFor(steppedUp.searchParams.get('code')!)).toMatchObject({ acr: '3' });
   });
+
+  it('signs in on the /login page with the passkey button alone, and with a passkey as the second factor', {
+    timeout: 60_000,
+  }, async () => {
+    const email = `login-passkey-${dialect}@example.com`;
+    // The ceremonies below run in the browser on Gatehouse's origin (the last test left it at the app,
+    // signed in: the sign-in page would send it on to the portal).
+    await page.context().clearCookies();
+    await page.goto(`${base}/login`);
+    const carol = new Client(base);
+    expect((await carol.call('POST', '/api/v1/auth/signup', { email, password: PASSWORD })).status).toBe(201);
+    await carol.call('POST', '/api/v1/auth/login', { email, password: PASSWORD });
+    const started = await carol.call('POST', '/api/v1/me/mfa/methods', { type: 'webauthn', name: 'Tablet' });
+    const registration = await register(started.json.webauthn.options);
+    const confirmed = await carol.call('POST', `/api/v1/me/mfa/methods/${started.json.method.id}/verify`, {
+      response: registration,
+    });
+    expect(confirmed.status, JSON.stringify(confirmed.json)).toBe(200);
+    const signedInAs = async () =>
+      (await page.request.get(`${base}/api/v1/me`)).json() as Promise<{
+        user?: { email: string };
+        session?: { acr: string };
+      }>;
+
+    // The virtual authenticator holds credentials of earlier tests too: it offers the first it finds, so
+    // carol's must be the only one for the passwordless button (the browser would ask a person to choose).
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    const carolHandle = Buffer.from(started.json.webauthn.options.user.id, 'base64url').toString('hex');
+    const handleOf = (entry: { userHandle?: string }) =>
+      Buffer.from(entry.userHandle ?? '', 'base64').toString('hex');
+    expect(credentials.filter((entry) => handleOf(entry) === carolHandle)).toHaveLength(1);
+    for (const credential of credentials.filter((entry) => handleOf(entry) !== carolHandle)) {
+      await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: credential.credentialId });
+    }
+
+    await page.context().clearCookies();
+    await page.goto(`${base}/login?next=/account`);
+    const passwordless = page.getByRole('button', { name: 'Sign in with a passkey' });
+    await passwordless.waitFor({ state: 'visible' });
+    await page.screenshot({ path: `test-results/browser/login-${dialect}.png` });
+    await passwordless.click();
+    await page.waitForURL(`${base}/account`);
+    expect(await signedInAs()).toMatchObject({ user: { email }, session: { acr: '3' } });
+
+    await page.context().clearCookies();
+    await page.goto(`${base}/login?next=/account`);
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    const secondFactor = page.getByRole('button', { name: 'Use a passkey' });
+    await secondFactor.waitFor({ state: 'visible' });
+    await page.screenshot({ path: `test-results/browser/login-second-factor-${dialect}.png` });
+    await secondFactor.click();
+    await page.waitForURL(`${base}/account`);
+    expect(await signedInAs()).toMatchObject({ user: { email }, session: { acr: '3' } });
+  });
 });

@@ -1,25 +1,32 @@
 import type { FastifyInstance } from 'fastify';
 import { escapeHtml, failureMessage as failure, page } from '../../platform/html.js';
+import { en, format, type Messages } from '../../platform/messages/en.js';
 import { requestContext } from './routes.js';
 import type { AccountService } from './service.js';
 
 /**
  * The pages the e-mailed links open. Following a link only shows a form; the token is spent when the person
  * presses the button (a POST), so mail scanners that fetch links cannot use it up. No JavaScript needed.
- * The full sign-in pages and account portal come later; these are their plain precursors.
  */
 
 const form = (action: string, token: string, fields: string, button: string) =>
-  `<form method="post" action="${action}"><input type="hidden" name="token" value="${escapeHtml(token)}">${fields}<button type="submit">${button}</button></form>`;
+  `<form method="post" action="${action}"><input type="hidden" name="token" value="${escapeHtml(token)}">${fields}<button type="submit">${escapeHtml(button)}</button></form>`;
 
 const passwordField = (label: string) =>
-  `<label for="password">${label}</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="4096">`;
+  `<label for="password">${escapeHtml(label)}</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="4096">`;
 
 export function registerAccountPages(
   app: FastifyInstance,
   accounts: AccountService,
   productName: string,
+  m: Messages = en,
 ): void {
+  const t = m.links;
+  const heading = (title: string) => `<h1>${escapeHtml(title)}</h1>`;
+  const done = (title: string, text: string) => ({
+    title,
+    body: `${heading(title)}<p class="ok" role="status">${escapeHtml(text)}</p>`,
+  });
   // Forms post urlencoded bodies; URLSearchParams is the standard parser, with the app's body limit.
   if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
     app.addContentTypeParser(
@@ -54,22 +61,19 @@ export function registerAccountPages(
     { schema: tokenQuery },
     async (request, reply) =>
       page(reply, productName, {
-        title: 'Confirm your e-mail address',
-        body: `<h1>Confirm your e-mail address</h1>${form('/auth/verify-email', request.query.token, '', 'Confirm')}`,
+        title: t.verifyTitle,
+        body: `${heading(t.verifyTitle)}${form('/auth/verify-email', request.query.token, '', t.confirm)}`,
       }),
   );
   app.post<{ Body: TokenForm }>('/auth/verify-email', { schema: formBody() }, async (request, reply) => {
     try {
       await accounts.verifyEmail(request.body.token, requestContext(request));
-      return page(reply, productName, {
-        title: 'E-mail confirmed',
-        body: '<h1>E-mail confirmed</h1><p class="ok">Thank you. You can close this page.</p>',
-      });
+      return page(reply, productName, done(t.verifiedTitle, t.verified));
     } catch (error) {
       return page(
         reply,
         productName,
-        { title: 'Link not valid', body: `<h1>Confirm your e-mail address</h1>${failure(error)}` },
+        { title: t.invalidTitle, body: `${heading(t.verifyTitle)}${failure(error)}` },
         400,
       );
     }
@@ -80,8 +84,8 @@ export function registerAccountPages(
     { schema: tokenQuery },
     async (request, reply) =>
       page(reply, productName, {
-        title: 'Choose a new password',
-        body: `<h1>Choose a new password</h1>${form('/auth/reset-password', request.query.token, passwordField('New password'), 'Set password')}`,
+        title: t.resetTitle,
+        body: `${heading(t.resetTitle)}${form('/auth/reset-password', request.query.token, passwordField(t.newPassword), t.setPassword)}`,
       }),
   );
   app.post<{ Body: TokenForm }>(
@@ -93,21 +97,18 @@ export function registerAccountPages(
           { token: request.body.token, password: request.body.password ?? '' },
           requestContext(request),
         );
-        return page(reply, productName, {
-          title: 'Password changed',
-          body: '<h1>Password changed</h1><p class="ok">Your password is set and every other session has been signed out.</p>',
-        });
+        return page(reply, productName, done(t.passwordChangedTitle, t.passwordChanged));
       } catch (error) {
         const retry = form(
           '/auth/reset-password',
           request.body.token,
-          passwordField('New password'),
-          'Set password',
+          passwordField(t.newPassword),
+          t.setPassword,
         );
         return page(
           reply,
           productName,
-          { title: 'Choose a new password', body: `<h1>Choose a new password</h1>${failure(error)}${retry}` },
+          { title: t.resetTitle, body: `${heading(t.resetTitle)}${failure(error)}${retry}` },
           400,
         );
       }
@@ -119,8 +120,8 @@ export function registerAccountPages(
     { schema: tokenQuery },
     async (request, reply) =>
       page(reply, productName, {
-        title: 'Confirm your new e-mail address',
-        body: `<h1>Confirm your new e-mail address</h1>${form('/auth/confirm-email-change', request.query.token, '', 'Confirm')}`,
+        title: t.changeTitle,
+        body: `${heading(t.changeTitle)}${form('/auth/confirm-email-change', request.query.token, '', t.confirm)}`,
       }),
   );
   app.post<{ Body: TokenForm }>(
@@ -129,15 +130,12 @@ export function registerAccountPages(
     async (request, reply) => {
       try {
         const user = await accounts.confirmEmailChange(request.body.token, requestContext(request));
-        return page(reply, productName, {
-          title: 'E-mail address changed',
-          body: `<h1>E-mail address changed</h1><p class="ok">You now sign in as ${escapeHtml(user.email)}.</p>`,
-        });
+        return page(reply, productName, done(t.changedTitle, format(t.changed, { email: user.email })));
       } catch (error) {
         return page(
           reply,
           productName,
-          { title: 'Link not valid', body: `<h1>Confirm your new e-mail address</h1>${failure(error)}` },
+          { title: t.invalidTitle, body: `${heading(t.changeTitle)}${failure(error)}` },
           400,
         );
       }
@@ -149,14 +147,14 @@ export function registerAccountPages(
     { schema: tokenQuery },
     async (request, reply) =>
       page(reply, productName, {
-        title: 'Create your account',
-        body: `<h1>Create your account</h1>${form(
+        title: t.inviteTitle,
+        body: `${heading(t.inviteTitle)}${form(
           '/auth/accept-invitation',
           request.query.token,
-          '<label for="email">E-mail address (the invited one)</label><input id="email" name="email" type="email" autocomplete="email" required>' +
-            '<label for="name">Name</label><input id="name" name="name" autocomplete="name">' +
-            passwordField('Password'),
-          'Create account',
+          `<label for="email">${escapeHtml(t.invitedEmail)}</label><input id="email" name="email" type="email" autocomplete="email" required>` +
+            `<label for="name">${escapeHtml(t.name)}</label><input id="name" name="name" autocomplete="name">` +
+            passwordField(t.password),
+          t.createAccount,
         )}`,
       }),
   );
@@ -179,15 +177,12 @@ export function registerAccountPages(
           },
           requestContext(request),
         );
-        return page(reply, productName, {
-          title: 'Account created',
-          body: '<h1>Account created</h1><p class="ok">Check your inbox to confirm your e-mail address, then sign in.</p>',
-        });
+        return page(reply, productName, done(t.createdTitle, t.created));
       } catch (error) {
         return page(
           reply,
           productName,
-          { title: 'Create your account', body: `<h1>Create your account</h1>${failure(error)}` },
+          { title: t.inviteTitle, body: `${heading(t.inviteTitle)}${failure(error)}` },
           400,
         );
       }

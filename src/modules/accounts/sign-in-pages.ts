@@ -11,9 +11,23 @@ import {
 } from '../sessions/plugin.js';
 import { requestContext } from './routes.js';
 import type { AccountService } from './service.js';
+import {
+  type FactorFields,
+  field,
+  hidden,
+  links,
+  noChoices,
+  passkeyButton,
+  passwordForm,
+  proofFrom,
+  type SecondFactorChoices,
+  secondFactorForm,
+  sentAgain,
+} from './sign-in-forms.js';
 
 /**
- * Sign-in pages outside an OAuth flow: sign in (then a second factor), sign up, forgot password and sign out.
+ * Sign-in pages outside an OAuth flow: sign in with a password (then a second factor: app, backup, e-mail
+ * or SMS code, or passkey) or with a passkey alone, sign up, forgot password and sign out.
  * Server-rendered forms that work without JavaScript, under the pages' nonce CSP; a form that fails keeps
  * what was typed (never the password) and says what is wrong next to the field. Form posts from other
  * origins are refused by the session layer's Origin check, so these need no token of their own.
@@ -45,29 +59,6 @@ export function safeNext(next: string | undefined): string {
   return next && /^\/(?![/\\])[\x21-\x7e]*$/.test(next) ? next : '/account';
 }
 
-const field = (input: {
-  id: string;
-  label: string;
-  type?: string;
-  value?: string;
-  autocomplete: string;
-  error?: string | undefined;
-  hint?: string;
-  required?: boolean;
-}) => {
-  const described = [input.hint ? `${input.id}-hint` : '', input.error ? `${input.id}-error` : '']
-    .filter(Boolean)
-    .join(' ');
-  return `<label for="${input.id}">${escapeHtml(input.label)}</label>
-<input id="${input.id}" name="${input.id}" type="${input.type ?? 'text'}" autocomplete="${input.autocomplete}"${input.required === false ? '' : ' required'} maxlength="${input.type === 'password' ? 4096 : 254}"${input.value ? ` value="${escapeHtml(input.value)}"` : ''}${input.error ? ' aria-invalid="true"' : ''}${described ? ` aria-describedby="${described}"` : ''}>${input.hint ? `<p id="${input.id}-hint" class="hint">${escapeHtml(input.hint)}</p>` : ''}${input.error ? `<p id="${input.id}-error" class="error field-error">${escapeHtml(input.error)}</p>` : ''}`;
-};
-
-const hidden = (name: string, value: string) =>
-  `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
-
-const links = (items: [string, string][]) =>
-  `<p class="links">${items.map(([href, text]) => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`).join(' · ')}</p>`;
-
 export function registerSignInPages(app: FastifyInstance, options: SignInPagesOptions): void {
   const { accounts, mfa, productName } = options;
   const m = options.messages ?? en;
@@ -80,35 +71,49 @@ export function registerSignInPages(app: FastifyInstance, options: SignInPagesOp
     return 500;
   };
 
-  const signInForm = (next: string, email = '', error?: unknown) =>
-    `<h1>${m.signIn.title}</h1>${error ? failureMessage(error) : ''}
-<form method="post" action="/login" novalidate>
-${hidden('next', next)}
-${field({ id: 'email', label: m.signIn.email, type: 'email', value: email, autocomplete: 'username' })}
-${field({ id: 'password', label: m.signIn.password, type: 'password', autocomplete: 'current-password', error: error ? m.signIn.passwordError : undefined })}
-<button type="submit">${m.signIn.submit}</button></form>
+  const signInForm = (next: string, email = '', error?: unknown) => {
+    const problem = error ? failureMessage(error) : undefined;
+    return `<h1>${m.signIn.title}</h1>${problem ?? ''}
+${passwordForm(m, { action: '/login', email, error: problem, fields: { next } })}
+${passkeyButton(m, {
+  action: '/login/passkey',
+  label: m.signIn.passkey,
+  challengeUrl: '/api/v1/auth/passkey/options',
+  body: {},
+  fields: { next },
+})}
 ${links([
   ['/forgot-password', m.signIn.forgot],
   [`/signup?next=${encodeURIComponent(next)}`, m.signIn.createAccount],
 ])}`;
+  };
 
-  const codeForm = (next: string, totpMethodId: string | undefined, error?: unknown) =>
-    `<h1>${m.code.title}</h1>${error ? failureMessage(error) : ''}
-<form method="post" action="/login/code" novalidate>
-${hidden('next', next)}${totpMethodId ? hidden('methodId', totpMethodId) : ''}
-${field({
-  id: 'code',
-  label: totpMethodId ? m.code.labelWithApp : m.code.labelBackupOnly,
-  autocomplete: 'one-time-code',
-  error: error ? m.code.error : undefined,
-})}
-<button type="submit">${m.code.submit}</button></form>
+  const factorForm = (next: string, choices: SecondFactorChoices, error?: unknown) =>
+    `${secondFactorForm(m, {
+      action: '/login/mfa',
+      sendAction: '/login/mfa/send',
+      challengeUrl: '/api/v1/auth/mfa/challenge',
+      choices,
+      error: error ? failureMessage(error) : undefined,
+      fields: { next },
+    })}
 ${links([['/login', m.code.startAgain]])}`;
 
-  const finishSignIn = (reply: FastifyReply, token: string, expiresAt: number, next: string) => {
-    setSessionCookie(reply, options.cookie, token, expiresAt);
+  const finishSignIn = (
+    reply: FastifyReply,
+    login: { token: string; expiresAt: number },
+    next: string,
+    rememberedDevice?: { value: string; expiresAt: number } | undefined,
+  ) => {
+    setSessionCookie(reply, options.cookie, login.token, login.expiresAt);
+    if (rememberedDevice) {
+      setHostCookie(reply, options.deviceCookie, rememberedDevice.value, rememberedDevice.expiresAt);
+    }
     return reply.redirect(next, 303);
   };
+
+  /** The sign-in waiting for its second factor is gone (expired or spent): back to the password form. */
+  const pendingGone = (error: unknown) => isGatehouseError(error) && error.code === 'mfa_pending_invalid';
 
   app.get<{ Querystring: { next?: string } }>('/login', { schema: nextQuery }, async (request, reply) => {
     const next = safeNext(request.query.next);
@@ -126,32 +131,80 @@ ${links([['/login', m.code.startAgain]])}`;
       );
       if (result.status === 'mfa_required') {
         setHostCookie(reply, options.pendingCookie, result.pendingToken, result.expiresAt);
-        const totp = result.methods.find((method) => method.type === 'totp');
-        return show(reply, m.code.title, codeForm(next, totp?.id));
+        return show(reply, m.code.title, factorForm(next, result));
       }
       // A restricted session (a second factor must be added first) lands in the portal, which offers it.
-      return finishSignIn(reply, result.token, result.expiresAt, result.status === 'ok' ? next : '/account');
+      return finishSignIn(reply, result, result.status === 'ok' ? next : '/account');
     } catch (error) {
       return show(reply, m.signIn.title, signInForm(next, email, error), statusOf(request, error));
     }
   });
 
-  app.post<{ Body: Form }>('/login/code', { schema: formSchema }, async (request, reply) => {
+  app.post<{ Body: Form }>('/login/mfa', { schema: formSchema }, async (request, reply) => {
     const next = safeNext(request.body.next);
-    const code = (request.body.code ?? '').replace(/\s+/g, '');
-    const methodId = request.body.methodId;
+    const pendingToken = request.cookies[options.pendingCookie.name];
+    const proof = proofFrom(request.body as FactorFields);
     try {
-      const proof =
-        /^\d{6}$/.test(code) && methodId ? { methodId, code } : { type: 'backup_code' as const, code };
-      const { login } = await mfa.verifyPending(
-        request.cookies[options.pendingCookie.name],
+      const { login, rememberedDevice } = await mfa.verifyPending(
+        pendingToken,
         proof,
         requestContext(request),
       );
       clearSessionCookie(reply, options.pendingCookie);
-      return finishSignIn(reply, login.token, login.expiresAt, next);
+      return finishSignIn(reply, login, next, rememberedDevice);
     } catch (error) {
-      return show(reply, m.code.title, codeForm(next, methodId, error), statusOf(request, error));
+      if (pendingGone(error)) return show(reply, m.signIn.title, signInForm(next, '', error), 401);
+      const choices = await mfa.pendingMethods(pendingToken).catch(() => noChoices);
+      return show(
+        reply,
+        m.code.title,
+        factorForm(next, { ...choices, ...sentAgain(proof) }, error),
+        statusOf(request, error),
+      );
+    }
+  });
+
+  app.post<{ Body: Form }>('/login/mfa/send', { schema: formSchema }, async (request, reply) => {
+    const next = safeNext(request.body.next);
+    const pendingToken = request.cookies[options.pendingCookie.name];
+    try {
+      const choices = await mfa.pendingMethods(pendingToken);
+      const sent = await mfa.challengePending(
+        pendingToken,
+        { methodId: request.body.methodId },
+        requestContext(request),
+      );
+      const withSent: SecondFactorChoices =
+        sent.type === 'email' || sent.type === 'sms'
+          ? {
+              ...choices,
+              sent: { type: sent.type, methodId: sent.methodId, ...(sent.sentTo ? { to: sent.sentTo } : {}) },
+            }
+          : choices;
+      return show(reply, m.code.title, factorForm(next, withSent));
+    } catch (error) {
+      if (pendingGone(error)) return show(reply, m.signIn.title, signInForm(next, '', error), 401);
+      const choices = await mfa.pendingMethods(pendingToken).catch(() => noChoices);
+      return show(reply, m.code.title, factorForm(next, choices, error), statusOf(request, error));
+    }
+  });
+
+  app.post<{ Body: Form }>('/login/passkey', { schema: formSchema }, async (request, reply) => {
+    const next = safeNext(request.body.next);
+    try {
+      let response: unknown;
+      try {
+        response = JSON.parse(request.body.response ?? '');
+      } catch {
+        response = undefined;
+      }
+      const { login, rememberedDevice } = await mfa.passkeyLogin(
+        { challengeId: request.body.challengeId ?? '', response },
+        requestContext(request),
+      );
+      return finishSignIn(reply, login, next, rememberedDevice);
+    } catch (error) {
+      return show(reply, m.signIn.title, signInForm(next, '', error), statusOf(request, error));
     }
   });
 

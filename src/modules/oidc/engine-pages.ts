@@ -1,19 +1,20 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { escapeHtml, type PageContent, pageHtml } from '../../platform/html.js';
+import { type Branding, escapeHtml, type PageContent, pageHtml } from '../../platform/html.js';
 import { newNonce, pageHeaders } from '../../platform/http/hardening.js';
+import { en, format, type Messages } from '../../platform/messages/en.js';
 
 /**
  * The pages oidc-provider renders itself (logout confirmation, device code entry), in Gatehouse's layout and
  * with its CSP. The engine supplies each form (hidden fields, its id); these pages add the words and buttons.
  */
-export function createEnginePages(productName: string) {
+export function createEnginePages(productName: string, branding?: Branding, m: Messages = en) {
   const render = (ctx: KoaContextWithOIDC, content: PageContent, formTargets: readonly string[] = []) => {
     const nonce = newNonce();
     ctx.set(pageHeaders(nonce, formTargets));
     ctx.type = 'html';
-    ctx.body = pageHtml(productName, content, nonce);
+    ctx.body = pageHtml(productName, content, nonce, branding);
   };
-  const product = escapeHtml(productName);
+  const text = (value: string) => escapeHtml(value);
 
   return {
     async logoutSource(ctx: KoaContextWithOIDC, form: string) {
@@ -22,17 +23,17 @@ export function createEnginePages(productName: string) {
       render(
         ctx,
         {
-          title: 'Sign out',
-          body: `<h1>Sign out of ${product}?</h1>${form}
-<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
-<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
+          title: m.signOut.title,
+          body: `<h1>${text(format(m.engineSignOut.question, { product: productName }))}</h1>${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">${text(m.engineSignOut.yes)}</button>
+<button type="submit" form="op.logoutForm" class="secondary">${text(m.engineSignOut.no)}</button>`,
         },
         targets,
       );
     },
 
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
-      render(ctx, { title: 'Signed out', body: '<h1>You are signed out</h1>' });
+      render(ctx, { title: m.signOut.doneTitle, body: `<h1>${text(m.signOut.done)}</h1>` });
     },
 
     async userCodeInputSource(
@@ -41,17 +42,18 @@ export function createEnginePages(productName: string) {
       _out: unknown,
       error?: { name?: string; userCode?: string },
     ) {
+      const alert = (message: string) => `<p class="error" role="alert">${text(message)}</p>`;
       const message = !error
-        ? '<p>Enter the code shown on your device.</p>'
+        ? `<p>${text(m.device.enterCode)}</p>`
         : error.userCode || error.name === 'NoCodeError'
-          ? '<p class="error" role="alert">That code is not right, or it has expired. Try again.</p>'
+          ? alert(m.device.wrongCode)
           : error.name === 'AbortedError'
-            ? '<p class="error" role="alert">The sign-in was cancelled.</p>'
-            : '<p class="error" role="alert">Something went wrong. Try again.</p>';
+            ? alert(m.device.cancelled)
+            : alert(m.failure.generic);
       render(ctx, {
-        title: 'Connect a device',
-        body: `<h1>Connect a device</h1>${message}${form}
-<button type="submit" form="op.deviceInputForm">Continue</button>`,
+        title: m.device.title,
+        body: `<h1>${text(m.device.title)}</h1>${message}${form}
+<button type="submit" form="op.deviceInputForm">${text(m.device.continue)}</button>`,
       });
     },
 
@@ -63,18 +65,18 @@ export function createEnginePages(productName: string) {
       userCode: string,
     ) {
       render(ctx, {
-        title: 'Connect a device',
-        body: `<h1>Connect ${escapeHtml(client.clientName ?? client.clientId)}?</h1>
-<p>Check that your device shows this code:</p><p><strong>${escapeHtml(userCode)}</strong></p>${form}
-<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button>
-<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort" class="secondary">Cancel</button>`,
+        title: m.device.title,
+        body: `<h1>${text(format(m.device.confirmTitle, { client: client.clientName ?? client.clientId }))}</h1>
+<p>${text(m.device.checkCode)}</p><p><strong>${text(userCode)}</strong></p>${form}
+<button autofocus type="submit" form="op.deviceConfirmForm">${text(m.device.continue)}</button>
+<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort" class="secondary">${text(m.device.cancel)}</button>`,
       });
     },
 
     async successSource(ctx: KoaContextWithOIDC) {
       render(ctx, {
-        title: 'Device connected',
-        body: '<h1>Device connected</h1><p>You can close this page and return to your device.</p>',
+        title: m.device.doneTitle,
+        body: `<h1>${text(m.device.doneTitle)}</h1><p>${text(m.device.done)}</p>`,
       });
     },
   };

@@ -3,10 +3,20 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { isGatehouseError } from '../../platform/errors.js';
 import { escapeHtml, failureMessage, page } from '../../platform/html.js';
-import { ASSETS } from '../../platform/http/assets.js';
+import { en, format, type Messages } from '../../platform/messages/en.js';
 import { requestContext } from '../accounts/routes.js';
 import type { AccountService, LoginResult } from '../accounts/service.js';
-import type { FactorProof, MethodSummary, MfaService } from '../mfa/service.js';
+import {
+  type FactorFields,
+  factorFieldsSchema,
+  noChoices,
+  passwordForm,
+  proofFrom,
+  type SecondFactorChoices,
+  secondFactorForm,
+  sentAgain,
+} from '../accounts/sign-in-forms.js';
+import type { MfaService } from '../mfa/service.js';
 import { type SessionCookie, setHostCookie, setSessionCookie } from '../sessions/plugin.js';
 import { meetsAcr, requiredAcr } from './acr.js';
 import { organizationFromIndicator } from './provider.js';
@@ -24,41 +34,8 @@ export interface InteractionOptions {
   /** The session's CSRF token, for the step-up page's passkey button (a JSON call as the session). */
   readonly csrfToken: (sessionId: string) => string;
   readonly now: () => number;
-}
-
-interface FormFields {
-  email?: string;
-  password?: string;
-  code?: string;
-  type?: 'totp' | 'email' | 'sms' | 'webauthn';
-  methodId?: string;
-  response?: string;
-}
-
-const noChoices: SecondFactorChoices = { methods: [], backupCodes: true };
-
-/** The factor a code form proves: its declared type, or a backup code when it does not look like one. */
-function proofFrom(fields: FormFields): FactorProof {
-  if (fields.type === 'webauthn') {
-    try {
-      return { type: 'webauthn', response: JSON.parse(fields.response ?? '') as unknown };
-    } catch {
-      // Not JSON: the factor check refuses an empty answer like any wrong one.
-      return { type: 'webauthn' };
-    }
-  }
-  const code = (fields.code ?? '').trim();
-  const declared = fields.type ?? 'totp';
-  return /^\d{6}$/.test(code)
-    ? { type: declared, code, ...(fields.methodId ? { methodId: fields.methodId } : {}) }
-    : { type: 'backup_code', code };
-}
-
-/** Keeps a sent code's form after a wrong entry (the same code stays valid until it expires). */
-function sentAgain(proof: FactorProof): Pick<SecondFactorChoices, 'sent'> {
-  return proof.type === 'email' || proof.type === 'sms'
-    ? { sent: { type: proof.type, methodId: proof.methodId ?? null } }
-    : {};
+  /** The page text (English by default). */
+  readonly messages?: Messages | undefined;
 }
 
 /** OpenID Connect's answer when the level a client asked for (acr_values) cannot be reached. */
@@ -67,93 +44,11 @@ const unmetLevel: InteractionResults = {
   error_description: 'The requested authentication level could not be reached',
 };
 
-/** Words for the scopes a consent page lists. */
-const SCOPE_LABELS: Record<string, string> = {
-  openid: 'Know who you are',
-  email: 'See your e-mail address',
-  profile: 'See your name',
-  offline_access: 'Stay signed in (keep access when you are away)',
-};
-
 const UidParams = {
   type: 'object',
   properties: { uid: { type: 'string', minLength: 1, maxLength: 100 } },
   required: ['uid'],
 } as const;
-
-function loginForm(uid: string, email: string, error?: string): string {
-  return `<h1>Sign in</h1>${error ?? ''}
-<form method="post" action="/oauth2/interaction/${escapeHtml(uid)}/login">
-<label for="email">E-mail</label><input id="email" name="email" type="email" autocomplete="username" required maxlength="254" value="${escapeHtml(email)}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="4096">
-<button type="submit">Sign in</button></form>`;
-}
-
-/** What the second-factor page offers: the account's factors, and a code already sent (e-mail or SMS). */
-interface SecondFactorChoices {
-  readonly methods: readonly MethodSummary[];
-  readonly backupCodes: boolean;
-  readonly sent?: { readonly type: 'email' | 'sms'; readonly methodId: string | null; readonly to?: string };
-}
-
-const CODE_LABELS = {
-  totp: 'Code from your authenticator app',
-  email: 'Code we sent by e-mail',
-  sms: 'Code we sent by text message',
-} as const;
-
-const sentenceCase = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
-function mfaForm(
-  uid: string,
-  choices: SecondFactorChoices,
-  error?: string,
-  step: 'mfa' | 'step-up' = 'mfa',
-  /** Step-up asks for WebAuthn options as the signed-in session, which needs its CSRF token. */
-  csrfToken?: string,
-): string {
-  const base = `/oauth2/interaction/${escapeHtml(uid)}`;
-  const intro =
-    step === 'step-up'
-      ? '<p>This application asks for a stronger sign-in. Confirm it is you with your second factor.</p>'
-      : '';
-  const codeType = choices.sent?.type ?? 'totp';
-  const hasTotp = choices.methods.some((method) => method.type === 'totp');
-  const labels = [
-    ...(choices.sent || hasTotp ? [CODE_LABELS[codeType]] : []),
-    ...(choices.backupCodes ? ['a backup code'] : []),
-  ];
-  const sentNote = choices.sent
-    ? `<p role="status">We sent a code${choices.sent.to ? ` to ${escapeHtml(choices.sent.to)}` : ''}.</p>`
-    : '';
-  const codeForm =
-    labels.length > 0
-      ? `<form method="post" action="${base}/${step}">
-<input type="hidden" name="type" value="${codeType}">${choices.sent?.methodId ? `<input type="hidden" name="methodId" value="${escapeHtml(choices.sent.methodId)}">` : ''}
-<label for="code">${escapeHtml(sentenceCase(labels.join(', or ')))}</label>
-<input id="code" name="code" inputmode="text" autocomplete="one-time-code" required minlength="6" maxlength="32" autofocus>
-<button type="submit">Verify</button></form>`
-      : '';
-  const senders = choices.methods
-    .filter(
-      (method) => (method.type === 'email' || method.type === 'sms') && method.id !== choices.sent?.methodId,
-    )
-    .map(
-      (method) => `<form method="post" action="${base}/${step}/send">
-<input type="hidden" name="methodId" value="${escapeHtml(method.id)}">
-<button type="submit" class="secondary">${method.type === 'email' ? 'E-mail me a code' : 'Text me a code'} (${escapeHtml(method.name)})</button></form>`,
-    )
-    .join('');
-  // Passkeys need the browser's WebAuthn API, so this is the one part of the pages that needs JavaScript.
-  const passkey = choices.methods.some((method) => method.type === 'webauthn')
-    ? `<form id="passkey-form" method="post" action="${base}/${step}"><input type="hidden" name="type" value="webauthn"><input type="hidden" name="response"></form>
-<button type="button" id="passkey" class="secondary" hidden data-challenge="/api/v1/auth/${step}/challenge" data-body="${escapeHtml(JSON.stringify({ type: 'webauthn' }))}"${csrfToken ? ` data-csrf="${escapeHtml(csrfToken)}"` : ''}>Use a passkey</button>
-<p id="passkey-status" class="error" role="alert"></p>
-<noscript><p>Your passkey needs JavaScript, which is off in this browser.</p></noscript>
-<script src="${ASSETS.webauthn}"></script><script src="${ASSETS.passkey}"></script>`
-    : '';
-  return `<h1>Two-step verification</h1>${intro}${error ?? ''}${sentNote}${codeForm}${senders}${passkey}`;
-}
 
 /**
  * The pages oidc-provider sends people to during an authorization request: sign-in (password, then a second
@@ -163,6 +58,29 @@ function mfaForm(
  */
 export function registerInteractions(app: FastifyInstance, options: InteractionOptions): void {
   const { accounts, mfa, productName } = options;
+  const m = options.messages ?? en;
+  const loginForm = (uid: string, email: string, error?: string) =>
+    `<h1>${escapeHtml(m.signIn.title)}</h1>${error ?? ''}${passwordForm(m, {
+      action: `/oauth2/interaction/${uid}/login`,
+      email,
+      error,
+    })}`;
+  const mfaForm = (
+    uid: string,
+    choices: SecondFactorChoices,
+    error?: string,
+    step: 'mfa' | 'step-up' = 'mfa',
+    csrfToken?: string,
+  ) =>
+    secondFactorForm(m, {
+      action: `/oauth2/interaction/${uid}/${step}`,
+      sendAction: `/oauth2/interaction/${uid}/${step}/send`,
+      challengeUrl: `/api/v1/auth/${step}/challenge`,
+      choices,
+      error,
+      csrfToken,
+      ...(step === 'step-up' ? { intro: m.code.stepUpIntro } : {}),
+    });
 
   /**
    * The factors that can lift a session to `required`: an authenticator app or a backup code reach level 2, a
@@ -185,7 +103,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
     page(
       reply,
       productName,
-      { title: 'Sign in', body: loginForm(uid, '', failureMessage(error)) },
+      { title: m.signIn.title, body: loginForm(uid, '', failureMessage(error)) },
       401,
       targets,
     );
@@ -284,7 +202,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
               reply,
               productName,
               {
-                title: 'Two-step verification',
+                title: m.code.title,
                 body: mfaForm(interaction.uid, choices, undefined, 'step-up', options.csrfToken(session.id)),
               },
               200,
@@ -297,7 +215,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         return page(
           reply,
           productName,
-          { title: 'Sign in', body: loginForm(interaction.uid, hint) },
+          { title: m.signIn.title, body: loginForm(interaction.uid, hint) },
           200,
           targets,
         );
@@ -310,17 +228,21 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       const scopes = String(interaction.params.scope ?? '')
         .split(' ')
         .filter(Boolean);
-      const list = scopes.map((scope) => `<li>${escapeHtml(SCOPE_LABELS[scope] ?? scope)}</li>`).join('');
-      const name = escapeHtml(client?.clientName ?? clientId);
+      const list = scopes
+        .map((scope) => {
+          const label = (m.consent as Readonly<Record<string, string>>)[`scope_${scope}`];
+          return `<li>${escapeHtml(label ?? scope)}</li>`;
+        })
+        .join('');
       const uid = escapeHtml(interaction.uid);
       return page(
         reply,
         productName,
         {
-          title: 'Allow access',
-          body: `<h1>${name} wants to</h1><ul>${list}</ul>
-<form method="post" action="/oauth2/interaction/${uid}/confirm"><button type="submit">Allow</button></form>
-<form method="post" action="/oauth2/interaction/${uid}/abort"><button type="submit" class="secondary">Deny</button></form>`,
+          title: m.consent.title,
+          body: `<h1>${escapeHtml(format(m.consent.wants, { client: client?.clientName ?? clientId }))}</h1><ul>${list}</ul>
+<form method="post" action="/oauth2/interaction/${uid}/confirm"><button type="submit">${escapeHtml(m.consent.allow)}</button></form>
+<form method="post" action="/oauth2/interaction/${uid}/abort"><button type="submit" class="secondary">${escapeHtml(m.consent.deny)}</button></form>`,
         },
         200,
         targets,
@@ -333,11 +255,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
     properties: {
       email: { type: 'string', maxLength: 254 },
       password: { type: 'string', maxLength: 4096 },
-      code: { type: 'string', maxLength: 32 },
-      type: { type: 'string', enum: ['totp', 'email', 'sms', 'webauthn'] },
-      methodId: { type: 'string', maxLength: 64 },
-      // A WebAuthn assertion as JSON (from the passkey button).
-      response: { type: 'string', maxLength: 16_384 },
+      ...factorFieldsSchema,
     },
   } as const;
 
@@ -357,7 +275,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         return page(
           reply,
           productName,
-          { title: 'Sign in', body: loginForm(interaction.uid, email, failureMessage(error)) },
+          { title: m.signIn.title, body: loginForm(interaction.uid, email, failureMessage(error)) },
           status,
           targets,
         );
@@ -367,7 +285,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         return page(
           reply,
           productName,
-          { title: 'Two-step verification', body: mfaForm(interaction.uid, result) },
+          { title: m.code.title, body: mfaForm(interaction.uid, result) },
           200,
           targets,
         );
@@ -390,8 +308,8 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         reply,
         productName,
         {
-          title: 'Set up two-step verification',
-          body: `<h1>Set up two-step verification</h1><p>Your account needs a second factor before you can sign in to this application. Add one in your account, then try again.</p><p><a href="/oauth2/interaction/${escapeHtml(uid)}">Try again</a></p>`,
+          title: m.code.enrolTitle,
+          body: `<h1>${escapeHtml(m.code.enrolTitle)}</h1><p>${escapeHtml(m.code.enrol)}</p><p><a href="/oauth2/interaction/${escapeHtml(uid)}">${escapeHtml(m.code.tryAgain)}</a></p>`,
         },
         403,
         targets,
@@ -412,7 +330,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       const targets = formTargets(interaction.params.redirect_uri);
       const session = request.session;
       if (!session) return reply.redirect(`/oauth2/interaction/${interaction.uid}`, 303);
-      const proof = proofFrom(request.body as FormFields);
+      const proof = proofFrom(request.body as FactorFields);
       try {
         const proven = await mfa.stepUp(session, proof, requestContext(request));
         if (!meetsAcr(proven.acr, requiredAcr(interaction.params.acr_values))) {
@@ -425,7 +343,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
           reply,
           productName,
           {
-            title: 'Two-step verification',
+            title: m.code.title,
             body: mfaForm(
               interaction.uid,
               {
@@ -451,7 +369,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       const { provider, interaction } = await details(request, reply);
       const targets = formTargets(interaction.params.redirect_uri);
       const pendingToken = request.cookies[options.pendingCookie.name];
-      const proof = proofFrom(request.body as FormFields);
+      const proof = proofFrom(request.body as FactorFields);
       try {
         const { login } = await mfa.verifyPending(pendingToken, proof, requestContext(request));
         reply.clearCookie(options.pendingCookie.name, { path: '/' });
@@ -466,7 +384,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
           reply,
           productName,
           {
-            title: 'Two-step verification',
+            title: m.code.title,
             body: mfaForm(
               interaction.uid,
               { ...noChoices, ...choices, ...sentAgain(proof) },
@@ -487,7 +405,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       const { interaction } = await details(request, reply);
       const targets = formTargets(interaction.params.redirect_uri);
       const pendingToken = request.cookies[options.pendingCookie.name];
-      const methodId = (request.body as FormFields).methodId;
+      const methodId = (request.body as FactorFields).methodId;
       let choices: SecondFactorChoices;
       let error: string | undefined;
       let status = 200;
@@ -511,7 +429,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       return page(
         reply,
         productName,
-        { title: 'Two-step verification', body: mfaForm(interaction.uid, choices, error) },
+        { title: m.code.title, body: mfaForm(interaction.uid, choices, error) },
         status,
         targets,
       );

@@ -5,6 +5,7 @@ import type { Clock } from '../../platform/clock.js';
 import { deriveKey } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import type { EventRecorder } from '../../platform/events.js';
+import type { Branding } from '../../platform/html.js';
 import type { Logger } from '../../platform/logger.js';
 import { ACR_VALUES, meetsAcr, requiredAcr } from './acr.js';
 import { type ClientCache, createOidcAdapter } from './adapter.js';
@@ -102,6 +103,8 @@ export interface OidcProviderDependencies {
     accountId: string | undefined,
   ) => Promise<{ id: string; member: boolean } | undefined>;
   readonly productName: string;
+  /** How the engine's own pages (sign-out, device code) look: the same as every other page. */
+  readonly branding?: Branding | undefined;
   /** RP-initiated logout confirmed: end the Gatehouse session of this browser too (its Cookie header). */
   readonly onLogout: (cookieHeader: string | undefined) => Promise<void>;
   readonly ttl: { accessTokenSeconds: number; idTokenSeconds: number; refreshTokenSeconds: number };
@@ -139,7 +142,7 @@ const clientTtl = (client: { metadata(): Record<string, unknown> }, key: string)
  * storage, keys, clients and accounts.
  */
 export function createOidcProvider(deps: OidcProviderDependencies): Provider {
-  const pages = createEnginePages(deps.productName);
+  const pages = createEnginePages(deps.productName, deps.branding);
   const authzClaimsFor = async (
     client: { metadata(): Record<string, unknown> } | undefined,
     accountId: string,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { escapeHtml, failureMessage, page } from '../../platform/html.js';
+import { en, format, type Messages } from '../../platform/messages/en.js';
 import { requestContext } from '../accounts/routes.js';
 import type { OrganizationService } from './service.js';
 
@@ -11,7 +12,10 @@ export function registerOrganizationPages(
   app: FastifyInstance,
   organizations: OrganizationService,
   productName: string,
+  m: Messages = en,
 ): void {
+  const t = m.organizationInvite;
+  const text = (value: string) => escapeHtml(value);
   const path = '/organizations/invitations/accept';
   const token = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
@@ -25,10 +29,10 @@ export function registerOrganizationPages(
     },
     async (request, reply) => {
       const body = request.session
-        ? `<h1>Join the organization</h1><p>You are signed in as ${escapeHtml(request.session.email)}.</p>
-<form method="post" action="${path}"><input type="hidden" name="token" value="${escapeHtml(request.query.token)}"><button type="submit">Accept the invitation</button></form>`
-        : '<h1>Join the organization</h1><p>Sign in with the e-mail address the invitation was sent to, then open the link again.</p>';
-      return page(reply, productName, { title: 'Join the organization', body });
+        ? `<h1>${text(t.title)}</h1><p>${text(format(t.signedInAs, { email: request.session.email }))}</p>
+<form method="post" action="${path}"><input type="hidden" name="token" value="${escapeHtml(request.query.token)}"><button type="submit">${text(t.accept)}</button></form>`
+        : `<h1>${text(t.title)}</h1><p>${text(t.signInFirst)}</p>`;
+      return page(reply, productName, { title: t.title, body });
     },
   );
 
@@ -47,8 +51,8 @@ export function registerOrganizationPages(
           reply,
           productName,
           {
-            title: 'Sign in first',
-            body: '<h1>Sign in first</h1><p>Sign in, then open the invitation link again.</p>',
+            title: t.signInFirstTitle,
+            body: `<h1>${text(t.signInFirstTitle)}</h1><p>${text(t.signInThenOpen)}</p>`,
           },
           401,
         );
@@ -60,14 +64,14 @@ export function registerOrganizationPages(
           requestContext(request),
         );
         return page(reply, productName, {
-          title: 'Welcome',
-          body: `<h1>Welcome to ${escapeHtml(organization.name)}</h1><p class="ok">You are now a member. You can close this page.</p>`,
+          title: t.welcomeTitle,
+          body: `<h1>${text(format(t.welcome, { name: organization.name }))}</h1><p class="ok">${text(t.member)}</p>`,
         });
       } catch (error) {
         return page(
           reply,
           productName,
-          { title: 'Invitation not valid', body: `<h1>Join the organization</h1>${failureMessage(error)}` },
+          { title: t.invalidTitle, body: `<h1>${text(t.title)}</h1>${failureMessage(error)}` },
           400,
         );
       }

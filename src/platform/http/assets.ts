@@ -15,7 +15,8 @@ export const ASSETS = {
 
 /**
  * Runs on a page with a `#passkey` button (hidden until WebAuthn is known to work): asks the challenge URL for
- * options, lets the browser use a passkey, and posts the answer through the `#passkey-form` form.
+ * options, lets the browser use a passkey, and posts the answer (and the challenge id, for a passwordless
+ * sign-in) through the `#passkey-form` form; its failure message comes from the page (`data-failed`).
  */
 const PASSKEY_SCRIPT = `(() => {
   const button = document.getElementById('passkey');
@@ -40,9 +41,10 @@ const PASSKEY_SCRIPT = `(() => {
       if (!challenge.ok) throw new Error(answer.detail || answer.title || 'the sign-in could not start');
       const response = await window.SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: answer.options });
       form.elements.response.value = JSON.stringify(response);
+      if (form.elements.challengeId && answer.challengeId) form.elements.challengeId.value = answer.challengeId;
       form.submit();
     } catch (error) {
-      status.textContent = 'The passkey did not work: ' + (error && error.message ? error.message : error);
+      status.textContent = (button.dataset.failed || 'The passkey did not work:') + ' ' + (error && error.message ? error.message : error);
       button.disabled = false;
     }
   });
