@@ -88,9 +88,12 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await page.getByLabel('Event or prefix').fill('security.');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.locator('table.events tbody tr', { hasText: 'security.ip.blocked' }).first().waitFor();
-    const names = await page.locator('table.events tbody tr td:nth-child(2)').allTextContents();
-    expect(names.length).toBeGreaterThan(0);
-    expect(names.every((name) => name.startsWith('security.'))).toBe(true);
+    // The unfiltered list also holds security events: wait for the filtered answer to replace it.
+    const names = () => page.locator('table.events tbody tr td:nth-child(2)').allTextContents();
+    await expect
+      .poll(async () => (await names()).filter((name) => !name.startsWith('security.')).length)
+      .toBe(0);
+    expect((await names()).length).toBeGreaterThan(0);
     await page.locator('table.events tbody tr').first().getByRole('button').click();
     await page.getByText('198.51.100.0/24').first().waitFor();
     const exportHref = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
@@ -326,6 +329,96 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await page.getByText('Your account holds none of the permissions').waitFor();
     await context.close();
   });
+  it('registers a permission, makes and edits a role, gives it through a group, and tries and saves a policy', {
+    timeout: 60_000,
+  }, async () => {
+    // Nobody gives what they do not hold: an administrator cannot hand out the new permissions, an owner can.
+    const owner = `console-owner-${dialect}@example.com`;
+    const signedUp = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/signup',
+      payload: { email: owner, password: PASSWORD },
+    });
+    await harness.app.services.authz.assign({ type: 'user', id: signedUp.json().user.id }, 'owner', {});
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, owner);
+    await page.getByRole('link', { name: 'Roles' }).click();
+    for (const name of ['notes:read', 'notes:edit']) {
+      await page.getByLabel('Permission (resource:action)').fill(name);
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.getByText(`Permission ${name} registered.`).waitFor();
+    }
+    await page.getByRole('button', { name: 'New role' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('notes-editor');
+    await page.getByLabel(/^Permissions \(resource:action/).fill('notes:read, notes:edit');
+    await page.getByRole('button', { name: 'Create role' }).click();
+    await page.getByText('Role notes-editor created.').waitFor();
+    const row = page.locator('table.roles tbody tr', { hasText: 'notes-editor' });
+    await row.getByText('notes:edit').waitFor();
+    await page.getByRole('button', { name: 'Edit notes-editor' }).click();
+    await page.locator('textarea[name="permissions"]').fill('notes:read');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Role notes-editor saved.').waitFor();
+    expect(await row.getByText('notes:edit').count()).toBe(0);
+
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('editors');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('heading', { name: 'Group editors' }).waitFor();
+    await page.getByLabel('Add a member (e-mail)').fill(member);
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByText(`${member} joined editors.`).waitFor();
+    await page.getByLabel('Give the group a role').selectOption('notes-editor');
+    await page.getByRole('button', { name: 'Give role' }).click();
+    await page.getByText('editors now gives notes-editor.').waitFor();
+    await page.screenshot({ path: `test-results/browser/console-groups-${dialect}.png`, fullPage: true });
+    // The member (an earlier test disabled the target, who then holds nothing).
+    const memberId = await harness.app.services.accounts.idForEmail(member);
+    const access = await harness.app.services.authz.effectiveAccess(memberId);
+    expect(access.permissions.has('notes:read')).toBe(true);
+    expect(access.permissions.has('notes:edit')).toBe(false);
+
+    await page.getByRole('link', { name: 'Policies' }).click();
+    await page.getByRole('button', { name: 'New policy' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('owners-edit');
+    // A mistake first: Cedar's error names where it is, and nothing is saved.
+    await page.getByLabel('Cedar statement').fill('permit (principal, action, resource');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /line|column|parse|expected/i })
+      .waitFor();
+    await page
+      .getByLabel('Cedar statement')
+      .fill(
+        'permit (principal, action == Action::"notes:edit", resource)\nwhen { resource has owner && resource.owner == principal.id };',
+      );
+    await page.getByLabel('User (e-mail)').fill(member);
+    await page.getByLabel('Permission', { exact: true }).fill('notes:edit');
+    await page
+      .getByLabel('Resource (JSON, optional)')
+      .fill(JSON.stringify({ type: 'note', owner: memberId }));
+    await page.getByRole('button', { name: 'Try the draft' }).click();
+    await page.getByText('Allowed', { exact: true }).waitFor();
+    await page
+      .getByLabel('Resource (JSON, optional)')
+      .fill(JSON.stringify({ type: 'note', owner: 'someone-else' }));
+    await page.getByRole('button', { name: 'Try the draft' }).click();
+    await page.getByText('Denied', { exact: true }).waitFor();
+    expect(
+      (await harness.app.services.authz.listPolicies({ limit: 100, offset: 0 })).map((policy) => policy.name),
+    ).not.toContain('owners-edit');
+    await page.screenshot({ path: `test-results/browser/console-policy-${dialect}.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('Policy owners-edit saved.').waitFor();
+    await page.locator('table.policies tbody tr', { hasText: 'owners-edit' }).waitFor();
+    expect(
+      (await harness.app.services.authz.listPolicies({ limit: 100, offset: 0 })).map((policy) => policy.name),
+    ).toContain('owners-edit');
+    await context.close();
+  });
+
   it('gives a user a role and explains the decision it leads to', { timeout: 60_000 }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -335,7 +428,7 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await page.locator('table.roles tbody tr', { hasText: 'auditor' }).first().waitFor();
 
     await page.getByLabel('User (e-mail)').first().fill(member);
-    await page.getByLabel('Permission').fill('audit:read');
+    await page.getByLabel('Permission', { exact: true }).fill('audit:read');
     await page.getByRole('button', { name: 'Decide' }).click();
     await page.getByText('Denied').waitFor();
 

@@ -6,7 +6,9 @@ import { AuditView } from './views/Audit.js';
 import { ClientsView } from './views/Clients.js';
 import { DashboardView } from './views/Dashboard.js';
 import { DefencesView } from './views/Defences.js';
+import { GroupsView } from './views/Groups.js';
 import { OrganizationsView } from './views/Organizations.js';
+import { PoliciesView } from './views/Policies.js';
 import { ServiceAccountsView } from './views/ServiceAccounts.js';
 import { SettingsView } from './views/Settings.js';
 import { SignInView } from './views/SignIn.js';
@@ -22,6 +24,8 @@ const ROUTES = [
   { hash: '#/users', label: 'Users', permission: 'users:read' },
   { hash: '#/clients', label: 'Clients', permission: 'clients:read' },
   { hash: '#/access', label: 'Roles', permission: 'authz:read' },
+  { hash: '#/groups', label: 'Groups', permission: 'authz:read' },
+  { hash: '#/policies', label: 'Policies', permission: 'authz:read' },
   { hash: '#/organizations', label: 'Organizations', permission: 'orgs:read' },
   { hash: '#/service-accounts', label: 'API keys', permission: 'authz:read' },
   { hash: '#/audit', label: 'Audit log', permission: 'audit:read' },
@@ -109,6 +113,10 @@ function App({ productName }: { productName: string }) {
           <ClientsView canWrite={may('clients:write')} />
         ) : path === '#/access' && may('authz:read') ? (
           <AccessView canWrite={may('authz:write')} canCheck={may('authz:check')} />
+        ) : path === '#/groups' && may('authz:read') ? (
+          <GroupsView canWrite={may('authz:write')} />
+        ) : path === '#/policies' && may('authz:read') ? (
+          <PoliciesView canWrite={may('authz:write')} />
         ) : path === '#/organizations' && may('orgs:read') ? (
           <OrganizationsView canWrite={may('orgs:write')} />
         ) : path === '#/service-accounts' && may('authz:read') ? (
