@@ -117,12 +117,38 @@ describeEachDialect('a person in the account portal, in Chromium', (testDatabase
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
 
+    // Factors: renamed, and e-mailed codes added as a second one.
+    await page.getByRole('button', { name: 'Rename Authenticator app' }).click();
+    await page.getByLabel('New name for Authenticator app').fill('Work phone');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Renamed to Work phone.').waitFor();
+    await page.locator('#security li', { hasText: 'Work phone' }).waitFor();
+    await page.getByRole('button', { name: 'Get codes by e-mail' }).click();
+    const codeMail = await smtp.waitFor(
+      (message) => message.to.includes(email) && /is your sign-in code$/.test(message.subject),
+    );
+    await page.getByLabel('The 6-digit code we sent').fill(/^(\d{6})/.exec(codeMail.subject)![1]!);
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.locator('#security li', { hasText: 'e-mailed code' }).waitFor();
+    await page.screenshot({ path: `test-results/browser/account-factors-${dialect}.png`, fullPage: true });
+
     // The rest of the portal: a new name, new backup codes, an e-mail change asked for, and deletion.
     await page.getByLabel('Name', { exact: true }).fill('Rosa L. Parks');
     await page.getByRole('button', { name: 'Save name' }).click();
     await page.getByText('Name saved.').waitFor();
+    // Six minutes on, new backup codes need the password again: asked for in a dialog, then done.
+    clock.advance(360_000);
     await page.getByRole('button', { name: 'Make new backup codes' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Password').fill('not-my-password');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await dialog.getByRole('alert').waitFor();
+    await page.screenshot({ path: `test-results/browser/account-reauthenticate-${dialect}.png` });
+    await dialog.getByLabel('Password').fill(PASSWORD);
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
     await page.getByText('Your new backup codes').waitFor();
+    expect(await dialog.isVisible()).toBe(false);
     await page.getByRole('button', { name: 'I have stored them' }).click();
     await page.getByLabel(/New e-mail address/).fill(`new-${email}`);
     await page.getByLabel('Your password').first().fill(PASSWORD);

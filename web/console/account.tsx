@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, rememberCsrfToken } from './api.js';
+import { ReauthenticateDialog } from './reauthenticate.js';
 import {
   ActivitySection,
   AppsSection,
@@ -100,6 +101,7 @@ function Portal({ productName }: { productName: string }) {
         <SessionsSection />
         <AppsSection />
         <ActivitySection />
+        <ReauthenticateDialog />
         <DeleteSection
           onDeleted={() => {
             rememberCsrfToken(undefined);

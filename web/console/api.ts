@@ -16,7 +16,29 @@ export function rememberCsrfToken(token: string | undefined): void {
   csrfToken = token;
 }
 
+/**
+ * Asks the person for their password when an action needs a recent sign-in (`reauthentication_required`);
+ * resolves once they have confirmed it, rejects when they cancel. Set by the page that shows the prompt.
+ */
+let confirmIdentity: (() => Promise<void>) | undefined;
+
+export function onReauthenticationRequired(prompt: (() => Promise<void>) | undefined): void {
+  confirmIdentity = prompt;
+}
+
 export async function api<T>(path: string, options: { method?: string; body?: unknown } = {}): Promise<T> {
+  try {
+    return await request<T>(path, options);
+  } catch (failure) {
+    if (!(failure instanceof ApiError && failure.code === 'reauthentication_required' && confirmIdentity)) {
+      throw failure;
+    }
+    await confirmIdentity();
+    return request<T>(path, options);
+  }
+}
+
+async function request<T>(path: string, options: { method?: string; body?: unknown }): Promise<T> {
   const method = options.method ?? 'GET';
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';

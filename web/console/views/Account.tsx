@@ -13,10 +13,23 @@ interface Method {
   lastUsedAt: string | null;
 }
 
-/** Authenticator apps: add one (QR code, then its first code), see backup codes once, remove. */
+const FACTOR_KINDS: Record<string, string> = {
+  totp: 'authenticator app',
+  webauthn: 'passkey',
+  email: 'e-mailed code',
+  sms: 'text message',
+};
+
+/**
+ * Second factors: add an authenticator app (QR code, then its first code), a passkey or e-mailed codes;
+ * rename and remove them; backup codes are shown once when the first factor is added.
+ */
 export function TwoFactorSection() {
   const [methods, setMethods] = useState<Method[]>([]);
-  const [enrolling, setEnrolling] = useState<{ id: string; qrCode: string; secret: string } | undefined>();
+  const [enrolling, setEnrolling] = useState<
+    { id: string; qrCode?: string; secret?: string; sentTo?: string } | undefined
+  >();
+  const [renaming, setRenaming] = useState<string | undefined>();
   const [backupCodes, setBackupCodes] = useState<string[] | undefined>();
   const { notice, setNotice, fail } = useNotice();
 
@@ -33,6 +46,33 @@ export function TwoFactorSection() {
         { method: 'POST', body: { type: 'totp', name: 'Authenticator app' } },
       );
       setEnrolling({ id: started.method.id, qrCode: started.totp.qrCode, secret: started.totp.secret });
+    } catch (failure) {
+      fail(failure);
+    }
+  };
+  const startEmail = async () => {
+    setNotice(undefined);
+    try {
+      const started = await api<{ method: Method; code?: { sentTo?: string } }>('/api/v1/me/mfa/methods', {
+        method: 'POST',
+        body: { type: 'email', name: 'E-mail' },
+      });
+      setEnrolling({
+        id: started.method.id,
+        ...(started.code?.sentTo ? { sentTo: started.code.sentTo } : {}),
+      });
+    } catch (failure) {
+      fail(failure);
+    }
+  };
+  const rename = async (event: Event, method: Method) => {
+    event.preventDefault();
+    const name = String(new FormData(event.currentTarget as HTMLFormElement).get('name') ?? '').trim();
+    try {
+      await api(`/api/v1/me/mfa/methods/${method.id}`, { method: 'PATCH', body: { name } });
+      setRenaming(undefined);
+      setNotice({ kind: 'ok', text: `Renamed to ${name}.` });
+      await load();
     } catch (failure) {
       fail(failure);
     }
@@ -103,15 +143,52 @@ export function TwoFactorSection() {
         <p>Off. Add an authenticator app so a stolen password is not enough to sign in as you.</p>
       ) : (
         <ul class="plain">
-          {active.map((method) => (
-            <li key={method.id}>
-              <strong>{method.name}</strong> ({method.type}) · added {formatTime(method.createdAt)} · last
-              used {method.lastUsedAt ? formatTime(method.lastUsedAt) : 'never'}{' '}
-              <button type="button" class="secondary small danger" onClick={() => remove(method)}>
-                Remove
-              </button>
-            </li>
-          ))}
+          {active.map((method) =>
+            renaming === method.id ? (
+              <li key={method.id}>
+                <form class="rename-form" onSubmit={(event) => rename(event, method)}>
+                  <label for={`rename-${method.id}`}>New name for {method.name}</label>
+                  <input
+                    id={`rename-${method.id}`}
+                    name="name"
+                    required
+                    maxLength={64}
+                    defaultValue={method.name}
+                    // Keyboard users land in the field they asked for.
+                    ref={(input) => input?.focus()}
+                  />
+                  <button type="submit" class="small">
+                    Save
+                  </button>
+                  <button type="button" class="secondary small" onClick={() => setRenaming(undefined)}>
+                    Cancel
+                  </button>
+                </form>
+              </li>
+            ) : (
+              <li key={method.id}>
+                <strong>{method.name}</strong> ({FACTOR_KINDS[method.type] ?? method.type}) · added{' '}
+                {formatTime(method.createdAt)} · last used{' '}
+                {method.lastUsedAt ? formatTime(method.lastUsedAt) : 'never'}{' '}
+                <button
+                  type="button"
+                  class="secondary small"
+                  aria-label={`Rename ${method.name}`}
+                  onClick={() => setRenaming(method.id)}
+                >
+                  Rename
+                </button>
+                <button
+                  type="button"
+                  class="secondary small danger"
+                  aria-label={`Remove ${method.name}`}
+                  onClick={() => remove(method)}
+                >
+                  Remove
+                </button>
+              </li>
+            ),
+          )}
         </ul>
       )}
       {backupCodes && (
@@ -127,17 +204,25 @@ export function TwoFactorSection() {
       )}
       {enrolling ? (
         <form onSubmit={confirm} class="enrol">
-          <img
-            src={enrolling.qrCode}
-            alt="QR code to scan with your authenticator app"
-            width={180}
-            height={180}
-          />
+          {enrolling.qrCode && (
+            <img
+              src={enrolling.qrCode}
+              alt="QR code to scan with your authenticator app"
+              width={180}
+              height={180}
+            />
+          )}
           <div>
-            <p>
-              Scan the code with your authenticator app, or type this key: <code>{enrolling.secret}</code>
-            </p>
-            <label for="totp-code">The 6-digit code the app shows</label>
+            {enrolling.secret ? (
+              <p>
+                Scan the code with your authenticator app, or type this key: <code>{enrolling.secret}</code>
+              </p>
+            ) : (
+              <p role="status">We e-mailed a code{enrolling.sentTo ? ` to ${enrolling.sentTo}` : ''}.</p>
+            )}
+            <label for="totp-code">
+              {enrolling.secret ? 'The 6-digit code the app shows' : 'The 6-digit code we sent'}
+            </label>
             <input id="totp-code" name="code" inputMode="numeric" autocomplete="one-time-code" required />
             <button type="submit">Turn on</button>
           </div>
@@ -150,6 +235,11 @@ export function TwoFactorSection() {
           {'PublicKeyCredential' in window && (
             <button type="button" class="secondary" onClick={addPasskey}>
               Add a passkey
+            </button>
+          )}
+          {!methods.some((method) => method.type === 'email' && method.status === 'active') && (
+            <button type="button" class="secondary" onClick={startEmail}>
+              Get codes by e-mail
             </button>
           )}
         </div>
