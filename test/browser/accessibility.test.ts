@@ -92,6 +92,8 @@ it('the console and the portal pass axe-core’s WCAG 2.1 AA checks', { timeout:
     ['Users', 'Users'],
     ['Clients', 'OAuth clients'],
     ['Roles', 'Roles and access'],
+    ['Groups', 'Groups'],
+    ['Policies', 'Policies'],
     ['Organizations', 'Organizations'],
     ['API keys', 'Service accounts and API keys'],
     ['Audit log', 'Audit log'],
@@ -103,9 +105,45 @@ it('the console and the portal pass axe-core’s WCAG 2.1 AA checks', { timeout:
     await page.waitForLoadState('networkidle');
     expect(await violations(page), link).toEqual([]);
   }
+  // The forms that open in place: a new role, a new policy with its tester.
+  await page.getByRole('link', { name: 'Roles', exact: true }).click();
+  await page.getByRole('button', { name: 'New role' }).click();
+  expect(await violations(page), 'new role').toEqual([]);
+  await page.getByRole('link', { name: 'Policies', exact: true }).click();
+  await page.getByRole('button', { name: 'New policy' }).click();
+  await page.getByLabel('Cedar statement').waitFor();
+  expect(await violations(page), 'new policy').toEqual([]);
   await page.goto(`${harness.baseUrl}/account`);
   await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
   await page.waitForLoadState('networkidle');
   expect(await violations(page), 'portal').toEqual([]);
+  await page.close();
+});
+
+it('the sign-in page is used with the keyboard alone, in reading order', { timeout: 60_000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${harness.baseUrl}/login`);
+  /** The focused element's id, or its text (buttons and links without one). */
+  const focused = () =>
+    page.evaluate(`(() => {
+      const element = document.activeElement;
+      return (element && (element.id || element.textContent.trim())) || undefined;
+    })()`) as Promise<string | undefined>;
+  // The e-mail field has the focus on arrival; Tab walks the page top to bottom.
+  expect(await focused()).toBe('email');
+  const order: (string | undefined)[] = [];
+  for (let step = 0; step < 5; step += 1) {
+    await page.keyboard.press('Tab');
+    order.push(await focused());
+  }
+  expect(order).toEqual(['password', 'Sign in', 'passkey', 'Forgot your password?', 'Create an account']);
+  // Enter in a field sends the form; a wrong password comes back with the e-mail kept and the error announced.
+  await page.locator('#email').fill(admin);
+  await page.locator('#password').fill('not-the-password');
+  await page.locator('#password').press('Enter');
+  await page.getByRole('alert').filter({ hasText: 'Invalid e-mail or password' }).waitFor();
+  expect(await page.locator('#email').inputValue()).toBe(admin);
+  expect(await focused()).toBe('password');
+  expect(await violations(page), '/login with an error').toEqual([]);
   await page.close();
 });

@@ -410,6 +410,12 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
       (await harness.app.services.authz.listPolicies({ limit: 100, offset: 0 })).map((policy) => policy.name),
     ).not.toContain('owners-edit');
     await page.screenshot({ path: `test-results/browser/console-policy-${dialect}.png`, fullPage: true });
+    if (dialect === 'sqlite' && process.env.UPDATE_SCREENSHOTS) {
+      copyFileSync(
+        `test-results/browser/console-policy-${dialect}.png`,
+        'docs/screenshots/console-policy.png',
+      );
+    }
     await page.getByRole('button', { name: 'Save policy' }).click();
     await page.getByText('Policy owners-edit saved.').waitFor();
     await page.locator('table.policies tbody tr', { hasText: 'owners-edit' }).waitFor();
