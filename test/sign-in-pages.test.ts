@@ -132,6 +132,46 @@ describeEachDialect('sign-in pages without JavaScript', (testDatabase, dialect) 
     expect(text(known.body, email)).toBe(text(unknown.body, `nobody-${dialect}@example.com`));
   });
 
+  it('shows people a page, with a reference to quote, when a form or an OAuth request cannot go on', async () => {
+    const tooLong = await post('/login', { email: 'x'.repeat(5000), password: 'p' }, { accept: 'text/html' });
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.headers['content-type']).toContain('text/html');
+    expect(tooLong.body).toContain('<h1>Something went wrong</h1>');
+    expect(tooLong.body).toMatch(/Reference: [\w-]+/);
+    expect(tooLong.body).not.toContain('x'.repeat(100));
+    // The same mistake from an API client stays problem details.
+    const api = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: 'x'.repeat(5000), password: 'p' },
+      headers: { accept: 'text/html,application/json' },
+    });
+    expect(api.headers['content-type']).toContain('application/problem+json');
+
+    const authorize = `/oauth2/authorize?${new URLSearchParams({
+      client_id: 'no-such-client',
+      response_type: 'code',
+      redirect_uri: 'https://app.example/callback',
+      scope: 'openid',
+    })}`;
+    const browser = await harness.app.inject({
+      method: 'GET',
+      url: authorize,
+      headers: { accept: 'text/html' },
+    });
+    expect(browser.statusCode).toBe(400);
+    expect(browser.headers['content-type']).toContain('text/html');
+    expect(browser.body).toContain('This sign-in cannot continue');
+    expect(browser.body).toContain('<code>invalid_client</code>');
+    expect(String(browser.headers['content-security-policy'])).toMatch(/style-src 'self' 'nonce-[^']+'/);
+    const tool = await harness.app.inject({
+      method: 'GET',
+      url: authorize,
+      headers: { accept: 'application/json' },
+    });
+    expect(tool.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
   it('shows people a page, and API clients problem details, for an address that does not exist', async () => {
     const person = await harness.app.inject({
       method: 'GET',

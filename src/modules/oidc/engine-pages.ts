@@ -17,6 +17,22 @@ export function createEnginePages(productName: string, branding?: Branding, m: M
   const text = (value: string) => escapeHtml(value);
 
   return {
+    /**
+     * An authorization or sign-out request the engine cannot send back to the client (an unknown client, a
+     * redirect URI it never registered): a page for the person, JSON for a tool that asked for it.
+     */
+    renderError(ctx: KoaContextWithOIDC, out: { error?: string; error_description?: string }) {
+      if (ctx.accepts('html', 'json') === 'json') {
+        ctx.type = 'application/json';
+        ctx.body = out;
+        return;
+      }
+      render(ctx, {
+        title: m.oauthError.title,
+        body: `<h1>${text(m.oauthError.title)}</h1><p>${text(m.oauthError.text)}</p><p class="hint"><code>${text(out.error ?? 'error')}</code>${out.error_description ? `: ${text(out.error_description)}` : ''}</p>`,
+      });
+    },
+
     async logoutSource(ctx: KoaContextWithOIDC, form: string) {
       const target = ctx.oidc.params?.post_logout_redirect_uri;
       const targets = typeof target === 'string' && URL.canParse(target) ? [new URL(target).origin] : [];

@@ -337,8 +337,7 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
     fetch: (url, options) =>
       globalThis.fetch(url, deps.allowPrivateNetworkCalls ? { ...options, dispatcher: undefined } : options),
     renderError(ctx, out) {
-      ctx.type = 'application/json';
-      ctx.body = out;
+      pages.renderError(ctx, out);
     },
   };
   const provider = new Provider(deps.issuer, configuration);

@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { errorDefinition, type FieldProblem, GatehouseError } from '../errors.js';
-import { escapeHtml, page } from '../html.js';
+import { escapeHtml, failureMessage, page } from '../html.js';
 import { en, format } from '../messages/en.js';
 import { createRedactor } from '../redaction.js';
 
@@ -137,7 +137,33 @@ export function installProblemHandling(app: FastifyInstance, options: { productN
     }
   });
 
-  app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
+  /** A person's browser (not an API client) asked for a page: they get one, with the reference to quote. */
+  const wantsPage = (request: FastifyRequest, path: string) =>
+    (request.method === 'GET' || request.method === 'POST') &&
+    !path.startsWith('/api/') &&
+    // The engine's JSON endpoints (token, introspection…) answer clients; its interaction pages are people's.
+    (!path.startsWith('/oauth2/') || path.startsWith('/oauth2/interaction/')) &&
+    /text\/html/.test(request.headers.accept ?? '') &&
+    options.productName !== undefined;
+  const reference = (request: FastifyRequest) =>
+    `<p class="hint">${format(en.notFound.reference, { id: escapeHtml(request.id) })}</p>`;
+
+  app.setErrorHandler((error, request, reply) => {
+    if (!wantsPage(request, request.url.split('?')[0] ?? '/')) return sendProblem(request, reply, error);
+    const problem = toGatehouseError(error);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ errorCode: problem.code, status: problem.status }, 'request rejected');
+    for (const [name, value] of Object.entries(problem.headers ?? {})) reply.header(name, value);
+    return page(
+      reply,
+      options.productName as string,
+      {
+        title: en.failure.title,
+        body: `<h1>${en.failure.title}</h1>${failureMessage(problem)}<p>${en.failure.back}</p><p class="links"><a href="/login">${en.notFound.signIn}</a></p>${reference(request)}`,
+      },
+      problem.status,
+    );
+  });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
@@ -154,18 +180,13 @@ export function installProblemHandling(app: FastifyInstance, options: { productN
       );
     }
     // A person who follows a broken link gets a page, not JSON; API clients keep their problem details.
-    const wantsPage =
-      request.method === 'GET' &&
-      !path.startsWith('/api/') &&
-      /text\/html/.test(request.headers.accept ?? '') &&
-      options.productName !== undefined;
-    if (wantsPage) {
+    if (request.method === 'GET' && wantsPage(request, path)) {
       return page(
         reply,
         options.productName as string,
         {
           title: en.notFound.title,
-          body: `<h1>${en.notFound.title}</h1><p>${en.notFound.text}</p><p class="links"><a href="/account">${en.notFound.account}</a> · <a href="/login">${en.notFound.signIn}</a></p><p class="hint">${format(en.notFound.reference, { id: escapeHtml(request.id) })}</p>`,
+          body: `<h1>${en.notFound.title}</h1><p>${en.notFound.text}</p><p class="links"><a href="/account">${en.notFound.account}</a> · <a href="/login">${en.notFound.signIn}</a></p>${reference(request)}`,
         },
         404,
       );

@@ -139,6 +139,12 @@ export const en = {
   },
   failure: {
     generic: 'Something went wrong. Please try again.',
+    title: 'Something went wrong',
+    back: 'Go back and try again, or start from the sign-in page.',
+  },
+  oauthError: {
+    title: 'This sign-in cannot continue',
+    text: 'The application that sent you here asked for something Gatehouse cannot do. Go back to the application and try again; if it keeps happening, tell its developers what this page says.',
   },
 } as const;
 
