@@ -277,7 +277,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   const services = await createServices(platform);
   app.onShutdown(() => services.close());
   app.decorate('services', services);
-  services.housekeeping.start();
+  services.startJobs();
   services.startCheckpoints();
   // Backpressure: while the audit buffer is full, new work waits (503) rather than act without a record.
   app.addHook('onRequest', (request, _reply, done) => {

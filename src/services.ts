@@ -30,6 +30,8 @@ import { createSealedBox, sealingKeysFrom } from './platform/crypto/sealed.js';
 import { GatehouseError } from './platform/errors.js';
 import { createAuditEventRecorder, type EventRecorder } from './platform/events.js';
 import { createHousekeeping } from './platform/housekeeping.js';
+import { createJobQueue } from './platform/jobs/queue.js';
+import { createScheduler } from './platform/jobs/scheduler.js';
 import { createMailer } from './platform/mailer/mailer.js';
 import { createInProcessPubSub, createRedisPubSub, type PubSub } from './platform/pubsub.js';
 import { createRedactor } from './platform/redaction.js';
@@ -111,9 +113,33 @@ export async function createServices(platform: Platform) {
     registry: metrics.registry,
   });
 
-  // Mail and SMS leave in the background so a slow provider never delays an answer (or its timing tells
-  // whether an account exists). Shutdown waits for what is still being sent. (The durable job queue will
-  // take this over.)
+  const sealedBox = createSealedBox(sealingKeys);
+  const jobs = createJobQueue({
+    database,
+    clock,
+    logger,
+    settings: config.jobs,
+    registry: metrics.registry,
+    sealedBox,
+  });
+  // Mail and SMS go through the durable queue: a slow or failing provider never delays an answer (or lets its
+  // timing tell whether an account exists), failures are retried, and nothing is lost on a restart. Even the
+  // enqueue happens after the answer; shutdown waits for those still being written. The payloads carry links
+  // and codes, so they are sealed at rest.
+  jobs.define<OutgoingMail>(
+    'mail.send',
+    async (mail) => {
+      await mailer.send(mail);
+    },
+    { sensitive: true, maxAttempts: 10 },
+  );
+  jobs.define<SmsMessage>(
+    'sms.send',
+    async (text) => {
+      await sms.send(text);
+    },
+    { sensitive: true, maxAttempts: 5 },
+  );
   const pending = new Set<Promise<unknown>>();
   const inBackground = (sending: Promise<unknown>, failure: Record<string, unknown>, message: string) => {
     const tracked = sending
@@ -122,10 +148,17 @@ export async function createServices(platform: Platform) {
     pending.add(tracked);
   };
   const sendInBackground = (mail: OutgoingMail) =>
-    inBackground(mailer.send(mail), { tag: mail.tag }, 'e-mail could not be sent');
+    inBackground(
+      jobs.enqueue('mail.send', mail, { priority: 10 }),
+      { tag: mail.tag },
+      'e-mail could not be queued',
+    );
   const sendSmsInBackground = (text: SmsMessage) =>
-    inBackground(sms.send(text), { tag: text.tag }, 'SMS could not be sent');
-  const sealedBox = createSealedBox(sealingKeys);
+    inBackground(
+      jobs.enqueue('sms.send', text, { priority: 10 }),
+      { tag: text.tag },
+      'SMS could not be queued',
+    );
   const composer = createMailComposer({ productName: config.accounts.productName });
 
   const passwords = createPasswordHasher(config.passwords, { registry: metrics.registry });
@@ -276,6 +309,7 @@ export async function createServices(platform: Platform) {
       { name: 'mfa_challenges', run: () => mfa.deleteExpired() },
       { name: 'oidc_artefacts', run: () => deleteExpiredArtefacts(database, clock) },
       { name: 'sign_in_history', run: () => risk.deleteOld() },
+      { name: 'jobs', run: () => jobs.prune() },
       {
         name: 'audit_retention',
         async run() {
@@ -293,8 +327,29 @@ export async function createServices(platform: Platform) {
         },
       },
     ],
-    { intervalSeconds: config.housekeeping.intervalSeconds, logger, registry: metrics.registry },
+    { logger, registry: metrics.registry },
   );
+  jobs.define(
+    'housekeeping.run',
+    async () => {
+      await housekeeping.runOnce();
+    },
+    { maxAttempts: 3, timeoutMs: 300_000 },
+  );
+  const scheduler = createScheduler({
+    database,
+    clock,
+    logger,
+    queue: jobs,
+    tasks: [
+      {
+        name: 'housekeeping',
+        cron: config.jobs.schedules.housekeeping.cron,
+        timezone: config.jobs.schedules.housekeeping.timezone ?? config.jobs.timezone,
+        jobType: 'housekeeping.run',
+      },
+    ],
+  });
 
   return {
     database,
@@ -318,6 +373,14 @@ export async function createServices(platform: Platform) {
     sms,
     sealedBox,
     housekeeping,
+    jobs,
+    scheduler,
+    /** Starts this node's job worker and scheduler (when `jobs.enabled`). */
+    startJobs() {
+      if (!config.jobs.enabled) return;
+      jobs.start();
+      scheduler.start();
+    },
     clients,
     clientCache,
     resources,
@@ -331,10 +394,12 @@ export async function createServices(platform: Platform) {
     tripwire,
     decoys,
     async close() {
-      await housekeeping.stop();
+      await scheduler.stop();
       await unsubscribeClients();
       await unsubscribeAuthz();
       await Promise.allSettled([...pending]);
+      // Jobs queued while closing stay in the database for the next node or start.
+      await jobs.stop();
       await sessions.close();
       // Events recorded while closing are in the buffer: written, signed, and forwarded before the end.
       if (checkpointTimer) clearInterval(checkpointTimer);

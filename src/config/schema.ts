@@ -7,6 +7,7 @@ import { OidcSettingsSchema } from '../modules/oidc/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
 import { SecuritySettingsSchema } from '../modules/security/settings.js';
 import { SessionSettingsSchema } from '../modules/sessions/settings.js';
+import { JobSettingsSchema } from '../platform/jobs/settings.js';
 import { MailSettingsSchema } from '../platform/mailer/settings.js';
 import { SmsSettingsSchema } from '../platform/sms/settings.js';
 
@@ -188,17 +189,7 @@ export const ConfigSchema = Type.Object(
       { enabled: Type.Boolean({ default: true }) },
       { default: {}, additionalProperties: false },
     ),
-    housekeeping: Type.Object(
-      {
-        intervalSeconds: Type.Integer({
-          minimum: 0,
-          default: 600,
-          description:
-            'How often expired sessions, e-mail links and MFA challenges are deleted; 0 turns it off.',
-        }),
-      },
-      { default: {}, additionalProperties: false },
-    ),
+    jobs: JobSettingsSchema,
     accounts: AccountSettingsSchema,
     sessions: SessionSettingsSchema,
     passwords: PasswordSettingsSchema,

@@ -9,12 +9,13 @@ export interface HousekeepingTask {
 }
 
 /**
- * Periodic clean-up of expired rows (sessions, e-mail tokens, MFA challenges). Every task is an idempotent
- * delete of what has expired, so nodes may run it concurrently; the durable scheduler will take it over.
+ * Clean-up of expired rows (sessions, e-mail tokens, MFA challenges…). The scheduler runs it as a job once per
+ * `jobs.schedules.housekeeping` across all nodes; every task is an idempotent delete of what has expired, so an
+ * overlapping run (an operator's, a retried job) does no harm.
  */
 export function createHousekeeping(
   tasks: readonly HousekeepingTask[],
-  options: { intervalSeconds: number; logger: Logger; registry?: Registry },
+  options: { logger: Logger; registry?: Registry },
 ) {
   const deleted = new Counter({
     name: 'gatehouse_housekeeping_deleted_total',
@@ -22,9 +23,6 @@ export function createHousekeeping(
     labelNames: ['task'],
     registers: options.registry ? [options.registry] : [],
   });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<Record<string, number>> | undefined;
-
   async function runOnce(): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (const task of tasks) {
@@ -42,21 +40,5 @@ export function createHousekeeping(
     return counts;
   }
 
-  return {
-    runOnce,
-    start() {
-      if (options.intervalSeconds <= 0 || timer) return;
-      timer = setInterval(() => {
-        running ??= runOnce().finally(() => {
-          running = undefined;
-        });
-      }, options.intervalSeconds * 1000);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
-  };
+  return { runOnce };
 }

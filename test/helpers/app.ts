@@ -43,6 +43,8 @@ export function testConfig(databaseUrl: string, overrides: Overrides = {}): Conf
         http: { maxEventLoopDelayMs: 0 },
         // Suites sign in many times from one address; rate limits are tested on their own (security.test.ts).
         security: { rateLimits: { enabled: false } },
+        // Suites run housekeeping themselves and count what it deletes; the scheduler is tested on its own.
+        jobs: { schedules: { housekeeping: { cron: '' } } },
       },
       overrides,
     ),
