@@ -46,9 +46,26 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('last_job_id', 'text')
     .addColumn('updated_at', TIMESTAMP, (column) => column.notNull())
     .execute();
+
+  // Operators act on the system (replay a dead job, clear the cache) with their own permission.
+  await db
+    .insertInto('authz_permissions')
+    .values({
+      name: 'system:write',
+      description: 'Replay jobs and act on the running system (cache, checks)',
+      builtin: 1,
+      created_at: Date.now(),
+    })
+    .execute();
+  await db
+    .insertInto('authz_role_permissions')
+    .values({ role_id: 'role_admin', permission: 'system:write' })
+    .execute();
 }
 
 export async function down(db: MigrationDb): Promise<void> {
+  await db.deleteFrom('authz_role_permissions').where('permission', '=', 'system:write').execute();
+  await db.deleteFrom('authz_permissions').where('name', '=', 'system:write').execute();
   await db.schema.dropTable('job_schedules').execute();
   await db.schema.dropTable('jobs').execute();
 }

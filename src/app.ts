@@ -32,6 +32,7 @@ import { registerSessionContinuity } from './modules/security/continuity.js';
 import { registerSecurityLayer } from './modules/security/plugin.js';
 import { securityRoutes } from './modules/security/routes.js';
 import { hostCookie, registerSessionAuth, sessionCookieFor } from './modules/sessions/plugin.js';
+import { jobRoutes } from './modules/system/jobs-routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
 import { requestFacts } from './platform/audit/context.js';
@@ -563,6 +564,12 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   await system.ensureInstallation().catch((error: unknown) => {
     // Only possible while migrations are pending (database.migrateOnStart off); readiness reports that.
     platform.logger.warn({ err: error }, 'installation id not created yet');
+  });
+  await app.register(jobRoutes, {
+    jobs: services.jobs,
+    scheduler: services.scheduler,
+    settings: config.jobs,
+    events: services.events,
   });
   await app.register(systemRoutes, {
     service: system,

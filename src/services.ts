@@ -33,6 +33,7 @@ import { createHousekeeping } from './platform/housekeeping.js';
 import { createJobQueue } from './platform/jobs/queue.js';
 import { createScheduler } from './platform/jobs/scheduler.js';
 import { createMailer } from './platform/mailer/mailer.js';
+import { createBreakers } from './platform/outbound/breakers.js';
 import { createInProcessPubSub, createRedisPubSub, type PubSub } from './platform/pubsub.js';
 import { createRedactor } from './platform/redaction.js';
 import { createSmsSender, type SmsMessage } from './platform/sms/sms.js';
@@ -126,20 +127,43 @@ export async function createServices(platform: Platform) {
   // timing tell whether an account exists), failures are retried, and nothing is lost on a restart. Even the
   // enqueue happens after the answer; shutdown waits for those still being written. The payloads carry links
   // and codes, so they are sealed at rest.
+  const breakers = createBreakers({ settings: config.outbound, logger, registry: metrics.registry });
+  // SMTP sets its own socket time limits; the breaker's is the backstop above them.
+  const smtpBreaker = breakers.get('smtp', { timeoutMs: config.mail.smtp.connectionTimeoutMs * 4 });
+  const smsBreaker = breakers.get('sms');
   jobs.define<OutgoingMail>(
     'mail.send',
     async (mail) => {
-      await mailer.send(mail);
+      await smtpBreaker.execute(() => mailer.send(mail));
     },
     { sensitive: true, maxAttempts: 10 },
   );
   jobs.define<SmsMessage>(
     'sms.send',
     async (text) => {
-      await sms.send(text);
+      await smsBreaker.execute(() => sms.send(text));
     },
     { sensitive: true, maxAttempts: 5 },
   );
+  platform.health.register({
+    name: 'outbound',
+    critical: false,
+    async check() {
+      const states = breakers.states();
+      const open = Object.entries(states).filter(([, state]) => state === 'open');
+      if (open.length > 0) throw new Error(`circuit open for ${open.map(([name]) => name).join(', ')}`);
+      return { details: states };
+    },
+  });
+  platform.health.register({
+    name: 'jobs',
+    critical: false,
+    async check() {
+      const stats = await jobs.stats();
+      const dead = Object.values(stats).reduce((sum, counts) => sum + counts.dead, 0);
+      return { details: { worker: jobs.workerId, active: jobs.active, dead } };
+    },
+  });
   const pending = new Set<Promise<unknown>>();
   const inBackground = (sending: Promise<unknown>, failure: Record<string, unknown>, message: string) => {
     const tracked = sending
@@ -375,6 +399,7 @@ export async function createServices(platform: Platform) {
     housekeeping,
     jobs,
     scheduler,
+    breakers,
     /** Starts this node's job worker and scheduler (when `jobs.enabled`). */
     startJobs() {
       if (!config.jobs.enabled) return;

@@ -9,6 +9,7 @@ import { SecuritySettingsSchema } from '../modules/security/settings.js';
 import { SessionSettingsSchema } from '../modules/sessions/settings.js';
 import { JobSettingsSchema } from '../platform/jobs/settings.js';
 import { MailSettingsSchema } from '../platform/mailer/settings.js';
+import { OutboundSettingsSchema } from '../platform/outbound/settings.js';
 import { SmsSettingsSchema } from '../platform/sms/settings.js';
 
 /**
@@ -190,6 +191,7 @@ export const ConfigSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     jobs: JobSettingsSchema,
+    outbound: OutboundSettingsSchema,
     accounts: AccountSettingsSchema,
     sessions: SessionSettingsSchema,
     passwords: PasswordSettingsSchema,

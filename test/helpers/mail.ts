@@ -18,6 +18,10 @@ export interface TestSmtpServer {
   readonly messages: ReceivedMail[];
   /** Resolves with the first message (already received or arriving) that matches. */
   waitFor(predicate: (mail: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
+  /** While on, every recipient is refused with a temporary error (451), as a struggling provider would. */
+  setFailing(failing: boolean): void;
+  /** Recipients refused so far. */
+  readonly refused: number;
   close(): Promise<void>;
 }
 
@@ -77,10 +81,17 @@ export function parseMail(raw: string): Pick<ReceivedMail, 'subject' | 'text' | 
 export async function startTestSmtpServer(): Promise<TestSmtpServer> {
   const messages: ReceivedMail[] = [];
   const arrivals = new EventEmitter();
+  let failing = false;
+  let refused = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onRcptTo(_address, _session, callback) {
+      if (!failing) return callback();
+      refused += 1;
+      callback(Object.assign(new Error('Mailbox unavailable, try again later'), { responseCode: 451 }));
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -104,6 +115,12 @@ export async function startTestSmtpServer(): Promise<TestSmtpServer> {
   return {
     port,
     messages,
+    setFailing(value) {
+      failing = value;
+    },
+    get refused() {
+      return refused;
+    },
     waitFor(predicate, timeoutMs = 5000) {
       const existing = messages.find(predicate);
       if (existing) return Promise.resolve(existing);

@@ -2,4 +2,5 @@
 export const SystemEvents = {
   configInitialized: 'config.initialized',
   configChanged: 'config.changed',
+  jobRetried: 'system.job.retried',
 } as const;

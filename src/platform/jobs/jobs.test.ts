@@ -29,7 +29,10 @@ describeEachDialect('the durable job queue', (testDatabase, dialect) => {
   const sealedBox = createSealedBox(sealingKeysFrom([], randomBytes(32)));
   let counter = 0;
   /** A job type name no other test uses, so each test sees only its own jobs. */
-  const typeName = (name: string) => `${name}.${(counter += 1)}`;
+  const typeName = (name: string) => {
+    counter += 1;
+    return `${name}.${counter}`;
+  };
   const queueOn = (database: DatabaseHandle, changes: Partial<JobSettings> = {}, random = () => 0) =>
     createJobQueue({
       database,
