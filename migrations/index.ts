@@ -13,6 +13,7 @@ import * as m0011 from './0011_sign_in_history.js';
 import * as m0012 from './0012_decoys.js';
 import * as m0013 from './0013_audit.js';
 import * as m0014 from './0014_jobs.js';
+import * as m0015 from './0015_webhooks.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -33,4 +34,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0012_decoys': m0012,
   '0013_audit': m0013,
   '0014_jobs': m0014,
+  '0015_webhooks': m0015,
 };

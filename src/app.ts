@@ -35,6 +35,7 @@ import { hostCookie, registerSessionAuth, sessionCookieFor } from './modules/ses
 import { jobRoutes } from './modules/system/jobs-routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
+import { webhookRoutes } from './modules/webhooks/routes.js';
 import { requestFacts } from './platform/audit/context.js';
 import { type Clock, systemClock } from './platform/clock.js';
 import { loadSecretKey } from './platform/crypto/secret-key.js';
@@ -565,6 +566,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     // Only possible while migrations are pending (database.migrateOnStart off); readiness reports that.
     platform.logger.warn({ err: error }, 'installation id not created yet');
   });
+  await app.register(webhookRoutes, { webhooks: services.webhooks });
   await app.register(jobRoutes, {
     jobs: services.jobs,
     scheduler: services.scheduler,

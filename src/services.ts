@@ -24,7 +24,9 @@ import { createGeoLocator } from './modules/security/geo.js';
 import { createRateLimiter } from './modules/security/rate-limit.js';
 import { createRiskEngine } from './modules/security/risk.js';
 import { createSessionService } from './modules/sessions/service.js';
+import { createWebhookService } from './modules/webhooks/service.js';
 import { auditKeysFrom } from './platform/audit/keys.js';
+import type { AuditRecord } from './platform/audit/types.js';
 import { createAuditWriter } from './platform/audit/writer.js';
 import { createSealedBox, sealingKeysFrom } from './platform/crypto/sealed.js';
 import { GatehouseError } from './platform/errors.js';
@@ -63,10 +65,16 @@ export async function createServices(platform: Platform) {
     },
   });
   const forwarding = createForwarders(config.audit.forwarding, { logger, registry: metrics.registry });
+  // Each committed batch of audit records goes to forwarding and to webhooks (registered once they exist).
+  const committedListeners: ((records: readonly AuditRecord[]) => void)[] = [];
+  if (forwarding) committedListeners.push((records) => forwarding.forward(records as AuditRecord[]));
+  const onCommitted = (records: readonly AuditRecord[]) => {
+    for (const listener of committedListeners) listener(records);
+  };
   const auditWriter = createAuditWriter({
     ...config.audit.writer,
     append: audit.append,
-    onCommitted: forwarding ? (records) => forwarding.forward(records) : undefined,
+    onCommitted,
     logger,
     registry: metrics.registry,
   });
@@ -77,7 +85,7 @@ export async function createServices(platform: Platform) {
     clock,
     registry: metrics.registry,
     appendWithin: audit.appendWithin,
-    committed: forwarding ? (records) => forwarding.forward(records) : undefined,
+    committed: onCommitted,
     unavailable: (cause) => new GatehouseError(AuditErrors.audit_unavailable, undefined, { cause }),
   });
   platform.health.register({
@@ -145,6 +153,18 @@ export async function createServices(platform: Platform) {
     },
     { sensitive: true, maxAttempts: 5 },
   );
+  const webhooks = createWebhookService({
+    database,
+    clock,
+    logger,
+    jobs,
+    breakers,
+    sealedBox,
+    events,
+    settings: { ...config.webhooks, allowPrivateNetworks: config.outbound.allowPrivateNetworks },
+    registry: metrics.registry,
+  });
+  committedListeners.push((records) => void webhooks.dispatch(records));
   platform.health.register({
     name: 'outbound',
     critical: false,
@@ -400,6 +420,7 @@ export async function createServices(platform: Platform) {
     jobs,
     scheduler,
     breakers,
+    webhooks,
     /** Starts this node's job worker and scheduler (when `jobs.enabled`). */
     startJobs() {
       if (!config.jobs.enabled) return;

@@ -7,6 +7,7 @@ import { OidcSettingsSchema } from '../modules/oidc/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
 import { SecuritySettingsSchema } from '../modules/security/settings.js';
 import { SessionSettingsSchema } from '../modules/sessions/settings.js';
+import { WebhookSettingsSchema } from '../modules/webhooks/settings.js';
 import { JobSettingsSchema } from '../platform/jobs/settings.js';
 import { MailSettingsSchema } from '../platform/mailer/settings.js';
 import { OutboundSettingsSchema } from '../platform/outbound/settings.js';
@@ -192,6 +193,7 @@ export const ConfigSchema = Type.Object(
     ),
     jobs: JobSettingsSchema,
     outbound: OutboundSettingsSchema,
+    webhooks: WebhookSettingsSchema,
     accounts: AccountSettingsSchema,
     sessions: SessionSettingsSchema,
     passwords: PasswordSettingsSchema,

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LogCapture } from '../../../test/helpers/logs.js';
 import type { AuditRecord } from '../../platform/audit/types.js';
 import { createLogger } from '../../platform/logger.js';
+import { signWebhookBody } from '../../platform/outbound/signature.js';
 import {
   createForwarders,
   createForwarding,
@@ -19,7 +20,6 @@ import {
   type Forwarder,
   type Forwarding,
   formatSyslog,
-  signWebhookBody,
 } from './forwarders.js';
 import { type AuditForwardingSettings, AuditForwardingSettingsSchema } from './forwarding-settings.js';
 

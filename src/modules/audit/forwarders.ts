@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createConnection, isIPv6, type Socket as TcpSocket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
@@ -6,6 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AuditRecord, Severity } from '../../platform/audit/types.js';
 import { GatehouseError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
+import { signWebhookBody } from '../../platform/outbound/signature.js';
 import type {
   AuditForwardingSettings,
   SyslogForwarderSettings,
@@ -286,19 +286,6 @@ function tcpSyslog(settings: SyslogForwarderSettings, format: (record: AuditReco
 }
 
 // --- webhook ------------------------------------------------------------------------------------------------
-
-/**
- * The `Gatehouse-Signature` header of a webhook request: `t=<unix seconds>,v1=<hex HMAC-SHA256>`, where the
- * HMAC is keyed with the webhook secret over `<t>.<raw request body>`.
- *
- * To verify: split the header on `,` into `t` and `v1`; compute HMAC-SHA256(secret, `${t}.${body}`) over the
- * body exactly as received (before any JSON parsing); compare it with `v1` in constant time; and refuse `t`
- * more than a few minutes from your clock, so a captured request cannot be replayed later.
- */
-export function signWebhookBody(secret: string, body: string, timestampSeconds: number): string {
-  const signature = createHmac('sha256', secret).update(`${timestampSeconds}.${body}`, 'utf8').digest('hex');
-  return `t=${timestampSeconds},v1=${signature}`;
-}
 
 /**
  * POSTs each batch as `application/json`, `{"events":[...records]}`. Any answer but 2xx (redirects included:

@@ -42,7 +42,12 @@ it('opens after consecutive failures, fails fast while open, half-opens after th
   const registry = new Registry();
   const logs = new LogCapture();
   const breakers = createBreakers({
-    settings: { timeoutMs: 2000, consecutiveFailures: 3, halfOpenAfterMs: 30_000 },
+    settings: {
+      timeoutMs: 2000,
+      consecutiveFailures: 3,
+      halfOpenAfterMs: 30_000,
+      allowPrivateNetworks: true,
+    },
     logger: createLogger({ level: 'info', pretty: false }, logs),
     registry,
   });
@@ -81,7 +86,7 @@ it('opens after consecutive failures, fails fast while open, half-opens after th
 
 it('gives up on a provider that does not answer, aborting the call', async () => {
   const breakers = createBreakers({
-    settings: { timeoutMs: 100, consecutiveFailures: 5, halfOpenAfterMs: 30_000 },
+    settings: { timeoutMs: 100, consecutiveFailures: 5, halfOpenAfterMs: 30_000, allowPrivateNetworks: true },
     logger: createLogger({ level: 'silent', pretty: false }),
   });
   let aborted = false;

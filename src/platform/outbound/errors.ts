@@ -7,4 +7,10 @@ export const OutboundErrors = defineErrorCodes({
     expose: true,
   },
   outbound_timeout: { status: 504, title: 'A provider Gatehouse calls did not answer in time', expose: true },
+  destination_invalid: { status: 400, title: 'The URL cannot be called', expose: true },
+  destination_not_public: {
+    status: 400,
+    title: 'The URL points at a private or local network',
+    expose: true,
+  },
 });

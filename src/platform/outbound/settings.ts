@@ -13,6 +13,11 @@ export const OutboundSettingsSchema = Type.Object(
       5,
       'Failures in a row that open a circuit: calls to that target then fail at once.',
     ),
+    allowPrivateNetworks: Type.Boolean({
+      default: false,
+      description:
+        'Let webhooks and alert channels call loopback and private addresses (and plain http). Off: only public https URLs, checked on save and before each call.',
+    }),
     halfOpenAfterMs: Type.Integer({
       minimum: 100,
       default: 30_000,
