@@ -14,6 +14,7 @@ import * as m0012 from './0012_decoys.js';
 import * as m0013 from './0013_audit.js';
 import * as m0014 from './0014_jobs.js';
 import * as m0015 from './0015_webhooks.js';
+import * as m0016 from './0016_alerts.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -35,4 +36,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0013_audit': m0013,
   '0014_jobs': m0014,
   '0015_webhooks': m0015,
+  '0016_alerts': m0016,
 };

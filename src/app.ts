@@ -17,6 +17,7 @@ import { adminUserRoutes } from './modules/accounts/admin-routes.js';
 import { registerAccountPages } from './modules/accounts/pages.js';
 import { accountRoutes } from './modules/accounts/routes.js';
 import { registerSignInPages } from './modules/accounts/sign-in-pages.js';
+import { alertRoutes } from './modules/alerts/routes.js';
 import { AuditErrors } from './modules/audit/errors.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { authzRoutes, registerPermissionGuard } from './modules/authz/routes.js';
@@ -567,6 +568,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     platform.logger.warn({ err: error }, 'installation id not created yet');
   });
   await app.register(webhookRoutes, { webhooks: services.webhooks });
+  await app.register(alertRoutes, { alerts: services.alerts });
   await app.register(jobRoutes, {
     jobs: services.jobs,
     scheduler: services.scheduler,

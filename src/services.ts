@@ -3,6 +3,7 @@ import type { Platform } from './app.js';
 import { createMailComposer, messages } from './modules/accounts/email-templates.js';
 import { createAccountService, type OutgoingMail } from './modules/accounts/service.js';
 import { createLoginThrottle } from './modules/accounts/throttle.js';
+import { createAlertService, EVALUATE_JOB } from './modules/alerts/service.js';
 import { AuditErrors } from './modules/audit/errors.js';
 import { AuditEvents } from './modules/audit/events.js';
 import { createForwarders } from './modules/audit/forwarders.js';
@@ -165,6 +166,25 @@ export async function createServices(platform: Platform) {
     registry: metrics.registry,
   });
   committedListeners.push((records) => void webhooks.dispatch(records));
+  const alerts = createAlertService({
+    database,
+    clock,
+    logger,
+    jobs,
+    breakers,
+    sealedBox,
+    events,
+    countEvents: (filter) => audit.count(filter),
+    sendMail: (mail) => smtpBreaker.execute(() => mailer.send(mail)),
+    auditWriterFailing: () => auditWriter.state(),
+    settings: {
+      allowPrivateNetworks: config.outbound.allowPrivateNetworks,
+      timeoutMs: config.outbound.timeoutMs,
+    },
+    productName: config.accounts.productName,
+    publicUrl: config.server.publicUrl,
+    registry: metrics.registry,
+  });
   platform.health.register({
     name: 'outbound',
     critical: false,
@@ -392,6 +412,12 @@ export async function createServices(platform: Platform) {
         timezone: config.jobs.schedules.housekeeping.timezone ?? config.jobs.timezone,
         jobType: 'housekeeping.run',
       },
+      {
+        name: 'alerts',
+        cron: config.jobs.schedules.alerts.cron,
+        timezone: config.jobs.schedules.alerts.timezone ?? config.jobs.timezone,
+        jobType: EVALUATE_JOB,
+      },
     ],
   });
 
@@ -421,11 +447,13 @@ export async function createServices(platform: Platform) {
     scheduler,
     breakers,
     webhooks,
+    alerts,
     /** Starts this node's job worker and scheduler (when `jobs.enabled`). */
     startJobs() {
       if (!config.jobs.enabled) return;
       jobs.start();
       scheduler.start();
+      alerts.startLocalChecks();
     },
     clients,
     clientCache,
@@ -440,6 +468,7 @@ export async function createServices(platform: Platform) {
     tripwire,
     decoys,
     async close() {
+      alerts.stopLocalChecks();
       await scheduler.stop();
       await unsubscribeClients();
       await unsubscribeAuthz();

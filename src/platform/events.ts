@@ -147,3 +147,20 @@ export function createAuditEventRecorder(options: {
     },
   };
 }
+
+/** Runs `work` and appends `event` in one transaction: the change and its record commit together, or neither. */
+export async function changeWithRecord<T>(
+  database: { transaction<R>(work: (trx: Transaction<Tables>) => Promise<R>): Promise<R> },
+  events: EventRecorder,
+  event: SecurityEvent,
+  work: (trx: Transaction<Tables>) => Promise<T>,
+): Promise<T> {
+  let committed: CommittedEvent | undefined;
+  const result = await database.transaction(async (trx) => {
+    const value = await work(trx);
+    committed = await events.recordWithin(trx, event);
+    return value;
+  });
+  committed?.afterCommit();
+  return result;
+}

@@ -44,7 +44,7 @@ export function testConfig(databaseUrl: string, overrides: Overrides = {}): Conf
         // Suites sign in many times from one address; rate limits are tested on their own (security.test.ts).
         security: { rateLimits: { enabled: false } },
         // Suites run housekeeping themselves and count what it deletes; the scheduler is tested on its own.
-        jobs: { schedules: { housekeeping: { cron: '' } } },
+        jobs: { schedules: { housekeeping: { cron: '' }, alerts: { cron: '' } } },
       },
       overrides,
     ),

@@ -557,9 +557,15 @@ export function createAuditLog(deps: AuditLogDependencies) {
     return { counts, topIps: ips, series };
   }
 
+  /** How many events match (alert rules count over a window with this). */
+  async function count(filter: AuditFilter): Promise<number> {
+    return (await countEvents(database.db, filter)).reduce((sum, row) => sum + row.count, 0);
+  }
+
   return {
     append,
     appendWithin,
+    count,
     checkpoint,
     verify,
     inclusion,

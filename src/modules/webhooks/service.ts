@@ -7,7 +7,7 @@ import { randomToken } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { CommittedEvent, EventRecorder, SecurityEvent } from '../../platform/events.js';
+import { changeWithRecord, type EventRecorder, type SecurityEvent } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
 import type { JobContext, JobQueue } from '../../platform/jobs/queue.js';
 import type { Logger } from '../../platform/logger.js';
@@ -163,20 +163,8 @@ export function createWebhookService(deps: {
     return input;
   }
 
-  /** A change and its audit record commit together, or neither does. */
-  async function audited<T>(
-    event: SecurityEvent,
-    work: (trx: Transaction<Tables>) => Promise<T>,
-  ): Promise<T> {
-    let committed: CommittedEvent | undefined;
-    const result = await database.transaction(async (trx) => {
-      const value = await work(trx);
-      committed = await deps.events.recordWithin(trx, event);
-      return value;
-    });
-    committed?.afterCommit();
-    return result;
-  }
+  const audited = <T>(event: SecurityEvent, work: (trx: Transaction<Tables>) => Promise<T>) =>
+    changeWithRecord(database, deps.events, event, work);
 
   const change = (name: string, id: string, actor: WebhookActor, details: Record<string, unknown> = {}) => ({
     name,

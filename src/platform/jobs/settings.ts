@@ -85,6 +85,7 @@ export const JobSettingsSchema = Type.Object(
           '*/10 * * * *',
           'Deletes expired sessions, e-mail links, MFA challenges, OAuth artefacts, old sign-in history and finished jobs, and prunes audit content past its retention.',
         ),
+        alerts: Schedule('* * * * *', 'Evaluates the alert rules over the audit log.'),
       },
       { default: {}, additionalProperties: false },
     ),
