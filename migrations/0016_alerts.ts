@@ -27,12 +27,18 @@ export async function up(db: MigrationDb): Promise<void> {
   await db.schema
     .createTable('alert_firings')
     .addColumn('id', 'text', (column) => column.primaryKey())
-    .addColumn('rule_id', 'text', (column) => column.notNull().references('alert_rules.id').onDelete('cascade'))
+    .addColumn('rule_id', 'text', (column) =>
+      column.notNull().references('alert_rules.id').onDelete('cascade'),
+    )
     .addColumn('fired_at', TIMESTAMP, (column) => column.notNull())
     .addColumn('count', 'integer', (column) => column.notNull())
     .addColumn('summary', 'text', (column) => column.notNull())
     .execute();
-  await db.schema.createIndex('alert_firings_rule').on('alert_firings').columns(['rule_id', 'fired_at']).execute();
+  await db.schema
+    .createIndex('alert_firings_rule')
+    .on('alert_firings')
+    .columns(['rule_id', 'fired_at'])
+    .execute();
 }
 
 export async function down(db: MigrationDb): Promise<void> {
