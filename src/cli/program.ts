@@ -3,6 +3,7 @@ import { VERSION } from '../platform/version.js';
 import { registerAdminCommands } from './admin.js';
 import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
+import { registerBackupCommands } from './backup.js';
 import { registerConfigCommands } from './config.js';
 import { registerHealthCommand } from './health.js';
 import { type CliContext, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reportError } from './io.js';
@@ -38,6 +39,7 @@ export function createProgram(io: CliIo, setExitCode: (code: number) => void = (
   registerOauthCommands(program, context);
   registerApiKeyCommands(program, context);
   registerAuditCommands(program, context);
+  registerBackupCommands(program, context);
   return program;
 }
 

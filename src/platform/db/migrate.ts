@@ -94,3 +94,26 @@ export async function migrateToLatest(
   }
   return applied;
 }
+
+/** Applies pending migrations up to and including `name` (a restore brings a database to its backup's schema first). */
+export async function migrateTo(
+  db: Kysely<Tables>,
+  name: string,
+  logger: Logger,
+  migrations: Migrations = allMigrations,
+): Promise<readonly string[]> {
+  if (!(name in migrations)) {
+    throw new GatehouseError(
+      'database_newer_than_code',
+      `schema ${name} is newer than this version of Gatehouse knows; use a newer Gatehouse`,
+    );
+  }
+  assertNotNewerThanCode(await migrationStatus(db, migrations));
+  const { error, results }: MigrationResultSet = await (await migrator(db, migrations)).migrateTo(name);
+  const applied = (results ?? [])
+    .filter((result) => result.status === 'Success' && result.direction === 'Up')
+    .map((result) => result.migrationName);
+  for (const applied_ of applied) logger.info({ migration: applied_ }, 'migration applied');
+  if (error) throw new GatehouseError('migration_failed', `migrating to ${name} failed`, { cause: error });
+  return applied;
+}
