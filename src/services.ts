@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Platform } from './app.js';
 import { createMailComposer, messages } from './modules/accounts/email-templates.js';
@@ -10,6 +11,8 @@ import { createForwarders } from './modules/audit/forwarders.js';
 import { createAuditLog } from './modules/audit/service.js';
 import { createApiKeyService } from './modules/authz/api-keys.js';
 import { createAuthzService } from './modules/authz/service.js';
+import { pruneScheduledBackups, scheduledBackupName } from './modules/backup/scheduled.js';
+import { createBackup } from './modules/backup/service.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
 import { createClientCache, deleteExpiredArtefacts } from './modules/oidc/adapter.js';
 import { createClientService } from './modules/oidc/clients.js';
@@ -42,6 +45,8 @@ import { createRedactor } from './platform/redaction.js';
 import { createSmsSender, type SmsMessage } from './platform/sms/sms.js';
 
 /** The services every entry point (HTTP app, CLI) builds from the platform, wired in one place. */
+const BACKUP_JOB = 'backup.scheduled';
+
 export async function createServices(platform: Platform) {
   const { config, logger, clock, database, redis, metrics } = platform;
   const pubsub: PubSub = redis
@@ -394,6 +399,33 @@ export async function createServices(platform: Platform) {
     { logger, registry: metrics.registry },
   );
   jobs.define(
+    BACKUP_JOB,
+    async () => {
+      const directory = config.backup.directory ?? join(config.dataDir, 'backups');
+      await mkdir(directory, { recursive: true, mode: 0o700 });
+      const now = clock.now();
+      const path = join(directory, scheduledBackupName(now));
+      const manifest = await createBackup(
+        database,
+        { path, key: { masterKey: platform.secretKey }, now },
+        { logger, metrics },
+      );
+      const removed = await pruneScheduledBackups(
+        directory,
+        now,
+        config.backup.keepDaily,
+        config.backup.keepWeekly,
+      );
+      events.record({
+        name: 'backup.created',
+        severity: 'low',
+        outcome: 'success',
+        details: { path, schema: manifest.schemaVersion, removed },
+      });
+    },
+    { maxAttempts: 3, timeoutMs: 3_600_000 },
+  );
+  jobs.define(
     'housekeeping.run',
     async () => {
       await housekeeping.runOnce();
@@ -411,6 +443,12 @@ export async function createServices(platform: Platform) {
         cron: config.jobs.schedules.housekeeping.cron,
         timezone: config.jobs.schedules.housekeeping.timezone ?? config.jobs.timezone,
         jobType: 'housekeeping.run',
+      },
+      {
+        name: 'backup',
+        cron: config.backup.schedule,
+        timezone: config.jobs.timezone,
+        jobType: BACKUP_JOB,
       },
       {
         name: 'alerts',

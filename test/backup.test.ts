@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeArchive } from '../src/modules/backup/archive.js';
+import { planRetention } from '../src/modules/backup/scheduled.js';
 import { summarize, tablesInOrder } from '../src/modules/backup/snapshot.js';
 import { createDatabase } from '../src/platform/db/connection.js';
 import { createLogger } from '../src/platform/logger.js';
@@ -11,6 +12,7 @@ import { createMetrics } from '../src/platform/metrics.js';
 import { signedInAccount } from './helpers/accounts.js';
 import { buildTestApp } from './helpers/app.js';
 import { runGatehouse } from './helpers/cli.js';
+import { FakeClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/dialects.js';
 
 const key = randomBytes(32).toString('hex');
@@ -228,5 +230,64 @@ describe('backup and restore across dialects', () => {
     );
     expect(other.exitCode).toBe(1);
     expect(other.stderr).toMatch(/already holds other data/);
+  });
+});
+
+describe('scheduled backups', () => {
+  it('keeps the newest backup of each recent day and week and deletes the rest', () => {
+    const day = 86_400_000;
+    const now = Date.UTC(2026, 10, 23, 12); // a Monday
+    // Two a day for 40 days.
+    const times = Array.from(
+      { length: 80 },
+      (_, index) => now - Math.floor(index / 2) * day - (index % 2) * 3_600_000,
+    );
+    const { keep, remove } = planRetention(times, now, 7, 4);
+    expect(keep.length + remove.length).toBe(80);
+    // Today's and the six days before: the later backup of each (today at 12:00, earlier days at 12:00 too).
+    const days = keep.filter((time) => time > now - 7 * day);
+    expect(days).toEqual(Array.from({ length: 7 }, (_, index) => now - index * day));
+    // Plus the newest of each of the last four ISO weeks: this week's and last week's are among the days
+    // already kept (today, and yesterday, a Sunday); the two before end on the Sundays 8 and 15 days ago.
+    const weeks = keep.filter((time) => time <= now - 7 * day);
+    expect(weeks).toEqual([now - 8 * day, now - 15 * day]);
+    expect(new Date(now).getUTCDay()).toBe(1);
+    expect(planRetention(times, now, 0, 0).keep).toEqual([]);
+  });
+
+  it('runs as a scheduled job into a directory, and prunes by the retention settings', async () => {
+    const database = await fresh('sqlite');
+    const backups = mkdtempSync(join(tmpdir(), 'gatehouse-scheduled-'));
+    const clock = new FakeClock(Date.UTC(2026, 10, 20, 2, 30));
+    const harness = await buildTestApp(database.url, {
+      clock,
+      overrides: {
+        secrets: { key },
+        jobs: { enabled: false },
+        backup: { directory: backups, schedule: '30 2 * * *', keepDaily: 2, keepWeekly: 0 },
+      },
+    });
+    try {
+      for (let night = 0; night < 4; night += 1) {
+        await harness.app.services.jobs.enqueue('backup.scheduled', {});
+        expect(await harness.app.services.jobs.runDue()).toBe(1);
+        clock.advance(86_400_000);
+      }
+      const files = readdirSync(backups).sort();
+      expect(files).toEqual([
+        'gatehouse-2026-11-22T02-30-00-000Z.ghbk',
+        'gatehouse-2026-11-23T02-30-00-000Z.ghbk',
+      ]);
+      const verified = await runGatehouse(
+        ['backup', 'verify', join(backups, files[1]!)],
+        envFor(database.url),
+      );
+      expect(verified.stdout).toMatch(/^OK: /);
+      await harness.app.services.scheduler.tick();
+      const schedules = await harness.app.services.scheduler.list();
+      expect(schedules.find((entry) => entry.name === 'backup')).toMatchObject({ cron: '30 2 * * *' });
+    } finally {
+      await harness.app.close();
+    }
   });
 });

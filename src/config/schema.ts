@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { AccountSettingsSchema } from '../modules/accounts/settings.js';
 import { AuditSettingsSchema } from '../modules/audit/settings.js';
 import { AuthzSettingsSchema } from '../modules/authz/settings.js';
+import { BackupSettingsSchema } from '../modules/backup/settings.js';
 import { MfaSettingsSchema } from '../modules/mfa/settings.js';
 import { OidcSettingsSchema } from '../modules/oidc/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
@@ -194,6 +195,7 @@ export const ConfigSchema = Type.Object(
     jobs: JobSettingsSchema,
     outbound: OutboundSettingsSchema,
     webhooks: WebhookSettingsSchema,
+    backup: BackupSettingsSchema,
     accounts: AccountSettingsSchema,
     sessions: SessionSettingsSchema,
     passwords: PasswordSettingsSchema,
