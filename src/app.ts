@@ -33,6 +33,8 @@ import { registerSessionContinuity } from './modules/security/continuity.js';
 import { registerSecurityLayer } from './modules/security/plugin.js';
 import { securityRoutes } from './modules/security/routes.js';
 import { hostCookie, registerSessionAuth, sessionCookieFor } from './modules/sessions/plugin.js';
+import { createSystemAdmin } from './modules/system/admin.js';
+import { systemAdminRoutes } from './modules/system/admin-routes.js';
 import { jobRoutes } from './modules/system/jobs-routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
@@ -567,6 +569,25 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     // Only possible while migrations are pending (database.migrateOnStart off); readiness reports that.
     platform.logger.warn({ err: error }, 'installation id not created yet');
   });
+  const systemAdmin = await createSystemAdmin({
+    database: platform.database,
+    redis: platform.redis,
+    pubsub: services.pubsub,
+    clock: platform.clock,
+    logger: platform.logger,
+    events: services.events,
+    version: VERSION,
+    startedAt: platform.clock.now(),
+    recentAuthSeconds: config.mfa.recentAuthSeconds,
+    clearLocalCaches: () => {
+      const sessions = services.sessions.clearCache();
+      services.authz.clearCache();
+      services.clientCache.forget();
+      return { sessions };
+    },
+  });
+  app.onShutdown(() => systemAdmin.close());
+  await app.register(systemAdminRoutes, { admin: systemAdmin });
   await app.register(webhookRoutes, { webhooks: services.webhooks });
   await app.register(alertRoutes, { alerts: services.alerts });
   await app.register(jobRoutes, {

@@ -621,6 +621,9 @@ export function createAuthzService(deps: {
     /** Subscribes this node to changes made on others. Returns the unsubscribe function. */
     listen: () => deps.pubsub.subscribe(CHANGED_CHANNEL, () => forget()),
 
+    /** Drops this node's cached graph, policies and decisions (read again on the next check). */
+    clearCache: () => forget(),
+
     effectiveAccess,
     organizationAccess,
 

@@ -352,6 +352,13 @@ export async function createSessionService(deps: SessionServiceDependencies) {
       return deleteExpiredSessions(database.db, clock.now());
     },
 
+    /** Drops this node's cached sessions (they are read again from the database). Returns how many. */
+    clearCache(): number {
+      const size = cache.size;
+      cache.clear();
+      return size;
+    },
+
     async close() {
       await unsubscribe();
       cache.clear();

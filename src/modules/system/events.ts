@@ -3,4 +3,5 @@ export const SystemEvents = {
   configInitialized: 'config.initialized',
   configChanged: 'config.changed',
   jobRetried: 'system.job.retried',
+  cachesCleared: 'system.caches.cleared',
 } as const;

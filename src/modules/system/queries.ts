@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import type { Dialect } from '../../platform/db/connection.js';
 import type { Tables } from '../../platform/db/tables.js';
 
 export interface SettingsTable {
@@ -45,4 +46,34 @@ export async function saveSetting(
     .values({ key, value, updated_at: now })
     .onConflict((conflict) => conflict.column('key').doUpdateSet({ value, updated_at: now }))
     .execute();
+}
+
+/** Every table of this database's schema with its exact row count. */
+export async function tableCounts(db: Kysely<Tables>, dialect: Dialect): Promise<Record<string, number>> {
+  const schema =
+    dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
+  const tables = (await db.introspection.getTables()).filter((table) => !schema || table.schema === schema);
+  const counts: Record<string, number> = {};
+  for (const table of tables.sort((a, b) => a.name.localeCompare(b.name))) {
+    const row = await sql<{ count: number }>`select count(*) as count from ${sql.table(table.name)}`.execute(
+      db,
+    );
+    counts[table.name] = Number(row.rows[0]?.count ?? 0);
+  }
+  return counts;
+}
+
+/** The database's size on disk, in bytes. */
+export async function databaseBytes(db: Kysely<Tables>, dialect: Dialect): Promise<number> {
+  if (dialect === 'postgres') {
+    const row = await sql<{ bytes: number }>`select pg_database_size(current_database()) as bytes`.execute(
+      db,
+    );
+    return Number(row.rows[0]?.bytes ?? 0);
+  }
+  const pages = await sql<{ page_count: number }>`pragma page_count`.execute(db);
+  const size = await sql<{ page_size: number }>`pragma page_size`.execute(db);
+  return Number(pages.rows[0]?.page_count ?? 0) * Number(size.rows[0]?.page_size ?? 0);
 }
