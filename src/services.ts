@@ -11,6 +11,7 @@ import { createForwarders } from './modules/audit/forwarders.js';
 import { createAuditLog } from './modules/audit/service.js';
 import { createApiKeyService } from './modules/authz/api-keys.js';
 import { createAuthzService } from './modules/authz/service.js';
+import { BackupEvents } from './modules/backup/events.js';
 import { pruneScheduledBackups, scheduledBackupName } from './modules/backup/scheduled.js';
 import { createBackup } from './modules/backup/service.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
@@ -417,7 +418,7 @@ export async function createServices(platform: Platform) {
         config.backup.keepWeekly,
       );
       events.record({
-        name: 'backup.created',
+        name: BackupEvents.created,
         severity: 'low',
         outcome: 'success',
         details: { path, schema: manifest.schemaVersion, removed },

@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { AccountEvents } from '../src/modules/accounts/events.js';
+import { AlertEvents } from '../src/modules/alerts/events.js';
 import { AuditEvents } from '../src/modules/audit/events.js';
 import { AuthzEvents } from '../src/modules/authz/events.js';
+import { BackupEvents } from '../src/modules/backup/events.js';
 import { MfaEvents } from '../src/modules/mfa/events.js';
 import { OidcEvents } from '../src/modules/oidc/events.js';
 import { OrgEvents } from '../src/modules/orgs/events.js';
 import { SecurityEvents } from '../src/modules/security/events.js';
 import { SessionEvents } from '../src/modules/sessions/events.js';
 import { SystemEvents } from '../src/modules/system/events.js';
+import { WebhookEvents } from '../src/modules/webhooks/events.js';
 import { buildTestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/dialects.js';
 
@@ -25,6 +28,9 @@ it('documents every security event name in docs/events.md', () => {
     SecurityEvents,
     AuditEvents,
     SystemEvents,
+    WebhookEvents,
+    AlertEvents,
+    BackupEvents,
   ].flatMap((catalogue) => Object.values(catalogue));
   const missing = names.filter((name) => !document.includes(`\`${name}\``));
   expect(missing).toEqual([]);
