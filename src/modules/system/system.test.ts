@@ -41,7 +41,9 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
     expect(Object.keys(publicReport.components).sort()).toEqual([
       'audit',
       'database',
+      'jobs',
       'migrations',
+      'outbound',
       'rate_limits',
       'redis',
     ]);
@@ -72,6 +74,8 @@ describeEachDialect('health and metrics', (testDatabase, dialect) => {
       status: 'up',
       details: { buffered: expect.any(Number) },
     });
+    expect(report.components.outbound).toMatchObject({ status: 'up', critical: false });
+    expect(report.components.jobs).toMatchObject({ status: 'up', critical: false, details: { dead: 0 } });
     expect(report.installationId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
