@@ -7,7 +7,8 @@ import { createLoginThrottle } from './modules/accounts/throttle.js';
 import { createAlertService, EVALUATE_JOB } from './modules/alerts/service.js';
 import { AuditErrors } from './modules/audit/errors.js';
 import { AuditEvents } from './modules/audit/events.js';
-import { createForwarders } from './modules/audit/forwarders.js';
+import { createForwarders, type Forwarding } from './modules/audit/forwarders.js';
+import { createQueuedForwarding } from './modules/audit/queued-forwarding.js';
 import { createAuditLog } from './modules/audit/service.js';
 import { createApiKeyService } from './modules/authz/api-keys.js';
 import { createAuthzService } from './modules/authz/service.js';
@@ -71,10 +72,12 @@ export async function createServices(platform: Platform) {
       if (!response.ok) throw new Error(`checkpoint webhook answered ${response.status}`);
     },
   });
-  const forwarding = createForwarders(config.audit.forwarding, { logger, registry: metrics.registry });
+  const forwarders = createForwarders(config.audit.forwarding);
+  // Set once the job queue exists (below), before anything is recorded.
+  let forwarding: Forwarding | undefined;
   // Each committed batch of audit records goes to forwarding and to webhooks (registered once they exist).
   const committedListeners: ((records: readonly AuditRecord[]) => void)[] = [];
-  if (forwarding) committedListeners.push((records) => forwarding.forward(records as AuditRecord[]));
+  if (forwarders.length > 0) committedListeners.push((records) => forwarding?.forward(records));
   const onCommitted = (records: readonly AuditRecord[]) => {
     for (const listener of committedListeners) listener(records);
   };
@@ -143,6 +146,18 @@ export async function createServices(platform: Platform) {
   // enqueue happens after the answer; shutdown waits for those still being written. The payloads carry links
   // and codes, so they are sealed at rest.
   const breakers = createBreakers({ settings: config.outbound, logger, registry: metrics.registry });
+  forwarding =
+    forwarders.length > 0
+      ? createQueuedForwarding(forwarders, {
+          jobs,
+          breakers,
+          readRange: (from, to) => audit.range(from, to),
+          logger,
+          registry: metrics.registry,
+          maxAttempts: config.audit.forwarding.maxAttempts,
+          retryBaseMs: config.audit.forwarding.retryBaseMs,
+        })
+      : undefined;
   // SMTP sets its own socket time limits; the breaker's is the backstop above them.
   const smtpBreaker = breakers.get('smtp', { timeoutMs: config.mail.smtp.connectionTimeoutMs * 4 });
   const smsBreaker = breakers.get('sms');

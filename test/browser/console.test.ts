@@ -136,13 +136,32 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await signIn(page, admin);
     await page.getByRole('link', { name: 'Clients' }).click();
     await page.getByRole('button', { name: 'Register a client' }).click();
-    await page.getByLabel('Name').fill('Billing app');
+    await page.locator('#client-name').fill('Billing app');
     await page.getByLabel('refresh_token').check();
     await page.getByLabel('Redirect URIs').fill('https://billing.example.com/callback');
     await page.getByRole('button', { name: 'Register', exact: true }).click();
     const secret = await page.locator('.secret-value').textContent();
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await page.locator('table.clients tbody tr', { hasText: 'Billing app' }).waitFor();
+    // Renamed, with a second redirect URI; and an API its tokens can be for.
+    await page.getByRole('button', { name: 'Edit Billing app' }).click();
+    await page.locator('textarea[name="redirectUris"]').fill(
+      'https://billing.example.com/callback\nhttps://billing.example.com/callback-2',
+    );
+    await page.locator('form.edit-row input[name="name"]').fill('Billing');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Billing saved.').waitFor();
+    const edited = (await harness.app.services.clients.list()).find((client) => client.name === 'Billing');
+    expect(edited?.redirectUris).toEqual([
+      'https://billing.example.com/callback',
+      'https://billing.example.com/callback-2',
+    ]);
+    await page.getByLabel('Identifier (the audience)').fill('https://api.billing.example.com');
+    await page.locator('#resource-name').fill('Billing API');
+    await page.getByLabel('Scopes (separated by spaces)').fill('invoices:read invoices:write');
+    await page.getByRole('button', { name: 'Register API' }).click();
+    await page.getByText('API Billing API registered.').waitFor();
+    await page.locator('ul.plain li', { hasText: 'https://api.billing.example.com' }).waitFor();
     await page.screenshot({ path: `test-results/browser/console-clients-${dialect}.png`, fullPage: true });
     // Only the keyed hash is kept: the secret is nowhere in what the API lists.
     const listed = await context.request.get(`${harness.baseUrl}/api/v1/admin/clients`);

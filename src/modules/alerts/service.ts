@@ -13,7 +13,6 @@ import type { Logger } from '../../platform/logger.js';
 import type { Breakers } from '../../platform/outbound/breakers.js';
 import { assertCallableUrl } from '../../platform/outbound/destinations.js';
 import { signWebhookBody } from '../../platform/outbound/signature.js';
-import { eventMatches } from '../webhooks/service.js';
 import { AlertErrors } from './errors.js';
 import { AlertEvents } from './events.js';
 import {

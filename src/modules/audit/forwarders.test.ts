@@ -5,20 +5,14 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Value } from '@sinclair/typebox/value';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogCapture } from '../../../test/helpers/logs.js';
 import type { AuditRecord } from '../../platform/audit/types.js';
-import { createLogger } from '../../platform/logger.js';
 import { signWebhookBody } from '../../platform/outbound/signature.js';
 import {
   createForwarders,
-  createForwarding,
   createStdoutForwarder,
   createSyslogForwarder,
   createWebhookForwarder,
-  type Forwarder,
-  type Forwarding,
   formatSyslog,
 } from './forwarders.js';
 import { type AuditForwardingSettings, AuditForwardingSettingsSchema } from './forwarding-settings.js';
@@ -109,24 +103,6 @@ function parseSyslog(message: string): ParsedSyslog {
   };
 }
 
-function logger(logs = new LogCapture()) {
-  return createLogger({ level: 'info', pretty: false }, logs);
-}
-
-async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
-  const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
-  return (
-    values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted))
-      ?.value ?? 0
-  );
-}
-
-/** Waits no real time: records each requested delay and resolves at once. */
-function recordingSleep() {
-  const delays: number[] = [];
-  return { delays, sleep: async (ms: number) => void delays.push(ms) };
-}
-
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -158,11 +134,6 @@ async function startWebhookServer(
     await new Promise((resolve) => server.close(resolve));
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/audit`, requests };
-}
-
-function track(forwarding: Forwarding): Forwarding {
-  cleanups.push(() => forwarding.close());
-  return forwarding;
 }
 
 describe('formatSyslog', () => {
@@ -416,7 +387,7 @@ describe('webhook forwarder', () => {
     expect(() =>
       createWebhookForwarder(settings({ webhook: { enabled: true, url: 'ftp://example.com/' } }).webhook),
     ).toThrow(/http:\/\/ or https:\/\//);
-    expect(() => createForwarders(settings({ webhook: { enabled: true } }), { logger: logger() })).toThrow(
+    expect(() => createForwarders(settings({ webhook: { enabled: true } }))).toThrow(
       /webhook\.url is required/,
     );
   });
@@ -437,273 +408,20 @@ describe('stdout forwarder', () => {
   });
 });
 
-describe('forwarding', () => {
-  it('retries a failing webhook with growing delays and delivers the batch once', async () => {
-    const hook = await startWebhookServer((_request, response, index) =>
-      response.writeHead(index < 2 ? 503 : 200).end(),
-    );
-    const registry = new Registry();
-    const logs = new LogCapture();
-    const { delays, sleep } = recordingSleep();
-    const forwarding = track(
-      createForwarding(
-        [createWebhookForwarder(settings({ webhook: { enabled: true, url: hook.url } }).webhook)],
-        {
-          logger: logger(logs),
-          registry,
-          maxQueue: 100,
-          maxAttempts: 5,
-          retryBaseMs: 500,
-          sleep,
-        },
-      ),
-    );
-    const records = [record(), record(), record()];
-    forwarding.forward(records);
-    await forwarding.flush();
-
-    expect(hook.requests.items).toHaveLength(3);
-    const bodies = hook.requests.items.map((request) => JSON.parse(request.body));
-    expect(bodies.every((body) => body.events.length === 3)).toBe(true);
-    expect(delays).toHaveLength(2);
-    expect(delays[0]).toBeGreaterThanOrEqual(250);
-    expect(delays[0]).toBeLessThanOrEqual(500);
-    expect(delays[1]).toBeGreaterThan(delays[0]!);
-    expect(delays[1]).toBeLessThanOrEqual(1_000);
-    expect(await metric(registry, 'gatehouse_audit_forwarded_total', { forwarder: 'webhook' })).toBe(3);
-    expect(await metric(registry, 'gatehouse_audit_forward_failures_total', { forwarder: 'webhook' })).toBe(
-      2,
-    );
-    expect(
-      await metric(registry, 'gatehouse_audit_forward_dropped_total', {
-        forwarder: 'webhook',
-        reason: 'gave_up',
-      }),
-    ).toBe(0);
-    expect(forwarding.state()).toEqual({ webhook: { queued: 0, failing: false } });
-  });
-
-  it('gives a batch up after maxAttempts, counts it and logs the count but not the events', async () => {
-    const hook = await startWebhookServer((_request, response) => response.writeHead(500).end());
-    const registry = new Registry();
-    const logs = new LogCapture();
-    const { delays, sleep } = recordingSleep();
-    const forwarding = track(
-      createForwarding(
-        [createWebhookForwarder(settings({ webhook: { enabled: true, url: hook.url } }).webhook)],
-        {
-          logger: logger(logs),
-          registry,
-          maxQueue: 100,
-          maxAttempts: 3,
-          retryBaseMs: 100,
-          sleep,
-        },
-      ),
-    );
-    const records = [record({ requestId: 'secret-looking-request' }), record()];
-    forwarding.forward(records);
-    await forwarding.flush();
-
-    expect(hook.requests.items).toHaveLength(3);
-    expect(delays).toHaveLength(2);
-    expect(await metric(registry, 'gatehouse_audit_forward_failures_total', { forwarder: 'webhook' })).toBe(
-      3,
-    );
-    expect(
-      await metric(registry, 'gatehouse_audit_forward_dropped_total', {
-        forwarder: 'webhook',
-        reason: 'gave_up',
-      }),
-    ).toBe(2);
-    expect(await metric(registry, 'gatehouse_audit_forwarded_total', { forwarder: 'webhook' })).toBe(0);
-    const gaveUp = logs.entries.find((entry) => entry.level === 50);
-    expect(gaveUp).toMatchObject({ forwarder: 'webhook', count: 2, attempts: 3 });
-    expect(logs.text).not.toContain(records[0]!.id);
-    expect(logs.text).not.toContain('secret-looking-request');
-    expect(forwarding.state()).toEqual({ webhook: { queued: 0, failing: true } });
-  });
-
-  it('drops what does not fit a full queue, counts it and logs once', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const started = new Inbox<number>();
-    const delivered: AuditRecord[] = [];
-    // An in-memory collector that holds its first send until released.
-    const slow: Forwarder = {
-      name: 'slow',
-      async send(records) {
-        started.push(records.length);
-        await gate;
-        delivered.push(...records);
-      },
-    };
-    const registry = new Registry();
-    const logs = new LogCapture();
-    const forwarding = track(
-      createForwarding([slow], {
-        logger: logger(logs),
-        registry,
-        maxQueue: 3,
-        maxAttempts: 1,
-        retryBaseMs: 1,
-      }),
-    );
-    forwarding.forward([record(), record()]);
-    await started.take(1);
-    forwarding.forward([record(), record(), record()]); // one fits
-    forwarding.forward([record()]); // none fits
-    expect(forwarding.state()).toEqual({ slow: { queued: 3, failing: false } });
-    expect(await metric(registry, 'gatehouse_audit_forward_queue', { forwarder: 'slow' })).toBe(3);
-    expect(
-      await metric(registry, 'gatehouse_audit_forward_dropped_total', {
-        forwarder: 'slow',
-        reason: 'queue_full',
-      }),
-    ).toBe(3);
-    const warnings = logs.entries.filter((entry) => String(entry.msg).includes('queue is full'));
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ forwarder: 'slow', dropped: 2 });
-
-    release();
-    await forwarding.flush();
-    expect(delivered).toHaveLength(3);
-    expect(await metric(registry, 'gatehouse_audit_forwarded_total', { forwarder: 'slow' })).toBe(3);
-    expect(await metric(registry, 'gatehouse_audit_forward_queue', { forwarder: 'slow' })).toBe(0);
-  });
-
-  it('sends in batches of at most 500, one send at a time', async () => {
-    const sizes: number[] = [];
-    let active = 0;
-    let most = 0;
-    const counting: Forwarder = {
-      name: 'counting',
-      async send(records) {
-        active++;
-        most = Math.max(most, active);
-        sizes.push(records.length);
-        await new Promise((resolve) => setImmediate(resolve));
-        active--;
-      },
-    };
-    const forwarding = track(
-      createForwarding([counting], { logger: logger(), maxQueue: 10_000, maxAttempts: 1, retryBaseMs: 1 }),
-    );
-    forwarding.forward(Array.from({ length: 700 }, () => record()));
-    forwarding.forward(Array.from({ length: 600 }, () => record()));
-    await forwarding.flush();
-    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(1_300);
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(500);
-    expect(most).toBe(1);
-  });
-
-  it('never throws from forward, even when a forwarder throws synchronously', async () => {
-    const broken: Forwarder = {
-      name: 'broken',
-      send() {
-        throw new Error('boom');
-      },
-    };
-    const registry = new Registry();
-    const forwarding = track(
-      createForwarding([broken], {
-        logger: logger(),
-        registry,
-        maxQueue: 10,
-        maxAttempts: 2,
-        retryBaseMs: 1,
-        sleep: recordingSleep().sleep,
-      }),
-    );
-    expect(() => forwarding.forward([record()])).not.toThrow();
-    await forwarding.flush();
-    expect(
-      await metric(registry, 'gatehouse_audit_forward_dropped_total', {
-        forwarder: 'broken',
-        reason: 'gave_up',
-      }),
-    ).toBe(1);
-  });
-
-  it('does not let a webhook that never answers delay the stdout forwarder', async () => {
-    const hook = await startWebhookServer(() => {
-      // never answers
-    });
-    const stream = new PassThrough();
-    const lines = new Inbox<string>();
-    stream.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(line);
-    });
-    const registry = new Registry();
-    const forwarding = createForwarding(
-      [
-        createWebhookForwarder(
-          settings({ webhook: { enabled: true, url: hook.url, timeoutMs: 300 } }).webhook,
-        ),
-        createStdoutForwarder(stream),
-      ],
-      { logger: logger(), registry, maxQueue: 100, maxAttempts: 1, retryBaseMs: 1 },
-    );
-    forwarding.forward([record(), record()]);
-    const written = await lines.take(2);
-    expect(written.map((line) => JSON.parse(line).type)).toEqual(['gatehouse.audit', 'gatehouse.audit']);
-    await hook.requests.take(1); // the webhook has the request and sits on it
-    expect(forwarding.state()).toEqual({
-      webhook: { queued: 2, failing: false },
-      stdout: { queued: 0, failing: false },
-    });
-
-    await forwarding.close(); // the webhook's timeout ends it
-    expect(
-      await metric(registry, 'gatehouse_audit_forward_dropped_total', {
-        forwarder: 'webhook',
-        reason: 'gave_up',
-      }),
-    ).toBe(2);
-    expect(await metric(registry, 'gatehouse_audit_forwarded_total', { forwarder: 'stdout' })).toBe(2);
-  });
-
-  it('gives up the rest of a queue at once when closing with the collector down', async () => {
-    const hook = await startWebhookServer((_request, response) => response.writeHead(503).end());
-    const registry = new Registry();
-    const { delays, sleep } = recordingSleep();
-    const forwarding = createForwarding(
-      [createWebhookForwarder(settings({ webhook: { enabled: true, url: hook.url } }).webhook)],
-      { logger: logger(), registry, maxQueue: 2_000, maxAttempts: 5, retryBaseMs: 100, sleep },
-    );
-    forwarding.forward(Array.from({ length: 1_200 }, () => record()));
-    await forwarding.close();
-    expect(hook.requests.items).toHaveLength(1);
-    expect(delays).toHaveLength(0);
-    expect(
-      await metric(registry, 'gatehouse_audit_forward_dropped_total', {
-        forwarder: 'webhook',
-        reason: 'gave_up',
-      }),
-    ).toBe(1_200);
-    forwarding.forward([record()]); // ignored once closed
-    expect(forwarding.state()).toEqual({ webhook: { queued: 0, failing: true } });
-  });
-});
-
 describe('createForwarders', () => {
   it('returns nothing when no forwarder is enabled', () => {
-    expect(createForwarders(settings(), { logger: logger() })).toBeUndefined();
+    expect(createForwarders(settings())).toEqual([]);
   });
 
   it('builds the enabled forwarders', async () => {
-    const forwarding = track(
-      createForwarders(
-        settings({
-          syslog: { enabled: true, port: 9 },
-          webhook: { enabled: true, url: 'https://collector.example/audit' },
-        }),
-        { logger: logger(), registry: new Registry() },
-      )!,
+    const forwarders = createForwarders(
+      settings({
+        syslog: { enabled: true, port: 9 },
+        webhook: { enabled: true, url: 'https://collector.example/audit' },
+      }),
     );
-    expect(Object.keys(forwarding.state())).toEqual(['syslog', 'webhook']);
+    expect(forwarders.map((forwarder) => forwarder.name)).toEqual(['syslog', 'webhook']);
+    await Promise.all(forwarders.map((forwarder) => forwarder.close?.()));
   });
 
   it('has safe defaults that validate', () => {
@@ -720,7 +438,6 @@ describe('createForwarders', () => {
         appName: 'gatehouse',
       },
       webhook: { enabled: false, timeoutMs: 5_000 },
-      maxQueue: 10_000,
       maxAttempts: 5,
       retryBaseMs: 500,
     });

@@ -1,10 +1,8 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createConnection, isIPv6, type Socket as TcpSocket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
-import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AuditRecord, Severity } from '../../platform/audit/types.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { Logger } from '../../platform/logger.js';
 import { signWebhookBody } from '../../platform/outbound/signature.js';
 import type {
   AuditForwardingSettings,
@@ -354,294 +352,23 @@ export function createWebhookForwarder(settings: WebhookForwarderSettings): Forw
 
 // --- delivery -----------------------------------------------------------------------------------------------
 
-export interface ForwardingOptions {
-  readonly logger: Logger;
-  readonly registry?: Registry | undefined;
-  /** Records waiting per forwarder (the batch being sent included); the rest are dropped. */
-  readonly maxQueue: number;
-  /** Attempts per batch before it is given up. */
-  readonly maxAttempts: number;
-  /** The first retry delay; each further one about doubles, with jitter. */
-  readonly retryBaseMs: number;
-  /** Waits between attempts; injected in tests. */
-  readonly sleep?: ((ms: number) => Promise<void>) | undefined;
-}
-
+/** How committed events reach the forwarders (see queued-forwarding.ts). */
 export interface Forwarding {
-  /** Queues copies of committed records for every forwarder. Never blocks, never throws. */
+  /** Hands copies of committed records on to every forwarder. Never blocks, never throws. */
   forward(records: readonly AuditRecord[]): void;
-  /** Resolves when every queue is empty: delivered or given up. */
+  /** Resolves once what was handed on is safely queued. */
   flush(): Promise<void>;
-  /** Flushes (a batch that fails now is given up, with the rest of its queue, without waiting to retry), then closes the forwarders. */
+  /** Flushes, then closes the forwarders (their connections). */
   close(): Promise<void>;
-  state(): Record<string, { queued: number; failing: boolean }>;
+  /** Per forwarder: whether its last send failed, and why. */
+  state(): Record<string, { failing: boolean; lastError?: string }>;
 }
 
-/** Records per send. */
-const BATCH_SIZE = 500;
-/** Retry delays stop growing here. */
-const MAX_RETRY_DELAY_MS = 5 * 60_000;
-/** Queue-full warnings per forwarder, at most one per this interval. */
-const DROP_LOG_INTERVAL_MS = 60_000;
-
-interface Lane {
-  readonly forwarder: Forwarder;
-  readonly queue: AuditRecord[];
-  inFlight: number;
-  failing: boolean;
-  draining: Promise<void> | undefined;
-  droppedSinceLog: number;
-  lastDropLog: number;
-}
-
-const defaultSleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
-
-function describeError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return `${message}${cause}`.slice(0, 300);
-}
-
-/**
- * Per forwarder, a bounded queue drained in batches, one send at a time, independently of the others (a slow
- * collector delays nobody else). A failed send is retried with exponential backoff and jitter up to
- * maxAttempts, then the batch is given up. Logs carry counts, never event contents.
- */
-export function createForwarding(forwarders: readonly Forwarder[], options: ForwardingOptions): Forwarding {
-  const names = new Set<string>();
-  for (const forwarder of forwarders) {
-    if (names.has(forwarder.name)) throw new Error(`two audit forwarders are named ${forwarder.name}`);
-    names.add(forwarder.name);
-  }
-  const { logger, maxQueue, maxAttempts, retryBaseMs } = options;
-  const sleep = options.sleep ?? defaultSleep;
-  const lanes: Lane[] = forwarders.map((forwarder) => ({
-    forwarder,
-    queue: [],
-    inFlight: 0,
-    failing: false,
-    draining: undefined,
-    droppedSinceLog: 0,
-    lastDropLog: Number.NEGATIVE_INFINITY,
-  }));
-
-  const registers = options.registry ? [options.registry] : [];
-  const forwarded = new Counter({
-    name: 'gatehouse_audit_forwarded_total',
-    help: 'Audit events delivered to an external collector.',
-    labelNames: ['forwarder'],
-    registers,
-  });
-  const failures = new Counter({
-    name: 'gatehouse_audit_forward_failures_total',
-    help: 'Failed attempts to send a batch of audit events to an external collector.',
-    labelNames: ['forwarder'],
-    registers,
-  });
-  const dropped = new Counter({
-    name: 'gatehouse_audit_forward_dropped_total',
-    help: 'Audit events not forwarded (they remain in the audit log): queue_full or gave_up.',
-    labelNames: ['forwarder', 'reason'],
-    registers,
-  });
-  new Gauge({
-    name: 'gatehouse_audit_forward_queue',
-    help: 'Audit events waiting to be forwarded, the batch being sent included.',
-    labelNames: ['forwarder'],
-    registers,
-    collect() {
-      for (const lane of lanes) this.set({ forwarder: lane.forwarder.name }, queued(lane));
-    },
-  });
-  for (const { forwarder } of lanes) {
-    forwarded.inc({ forwarder: forwarder.name }, 0);
-    failures.inc({ forwarder: forwarder.name }, 0);
-    dropped.inc({ forwarder: forwarder.name, reason: 'queue_full' }, 0);
-    dropped.inc({ forwarder: forwarder.name, reason: 'gave_up' }, 0);
-  }
-
-  let closing = false;
-  let closed = false;
-  let warnedClosed = false;
-  let wake!: () => void;
-  /** Resolves when close() begins: cuts retry waits short. */
-  const closingSignal = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
-
-  const queued = (lane: Lane) => lane.queue.length + lane.inFlight;
-
-  const giveUp = (lane: Lane, count: number, attempts: number, error: unknown) => {
-    dropped.inc({ forwarder: lane.forwarder.name, reason: 'gave_up' }, count);
-    logger.error(
-      { forwarder: lane.forwarder.name, count, attempts, error: describeError(error) },
-      'audit forwarding gave up on a batch of events (they remain in the audit log)',
-    );
-  };
-
-  const backoff = (attempt: number) => {
-    const ceiling = Math.min(retryBaseMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-  };
-
-  const deliver = async (lane: Lane, batch: AuditRecord[]) => {
-    const name = lane.forwarder.name;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await lane.forwarder.send(batch);
-        forwarded.inc({ forwarder: name }, batch.length);
-        if (lane.failing) logger.info({ forwarder: name }, 'audit forwarding recovered');
-        lane.failing = false;
-        return;
-      } catch (error) {
-        failures.inc({ forwarder: name });
-        lane.failing = true;
-        if (attempt >= maxAttempts || closing) {
-          giveUp(lane, batch.length, attempt, error);
-          if (closing && lane.queue.length > 0) {
-            // Shutting down with the collector unreachable: do not wait on it for every remaining batch.
-            const rest = lane.queue.splice(0, lane.queue.length);
-            giveUp(lane, rest.length, 0, error);
-          }
-          return;
-        }
-        if (attempt === 1) {
-          logger.warn(
-            { forwarder: name, count: batch.length, error: describeError(error) },
-            'audit forwarding failed; retrying',
-          );
-        }
-        await Promise.race([sleep(backoff(attempt)), closingSignal]);
-      }
-    }
-  };
-
-  const drain = async (lane: Lane) => {
-    // Let the caller's synchronous burst of forward() calls gather into one batch.
-    await Promise.resolve();
-    while (lane.queue.length > 0) {
-      const batch = lane.queue.splice(0, BATCH_SIZE);
-      lane.inFlight = batch.length;
-      try {
-        await deliver(lane, batch);
-      } catch (error) {
-        // deliver() handles send failures; this is a bug in the accounting, not a delivery problem.
-        logger.error(
-          { forwarder: lane.forwarder.name, error: describeError(error) },
-          'audit forwarding error',
-        );
-      } finally {
-        lane.inFlight = 0;
-      }
-    }
-  };
-
-  const start = (lane: Lane) => {
-    if (lane.draining) return;
-    lane.draining = drain(lane).finally(() => {
-      lane.draining = undefined;
-      // Records forwarded while the last send finished would otherwise wait for the next forward().
-      if (lane.queue.length > 0) start(lane);
-    });
-  };
-
-  const enqueue = (lane: Lane, records: readonly AuditRecord[]) => {
-    const room = Math.max(0, maxQueue - queued(lane));
-    const accepted = records.length <= room ? records : records.slice(0, room);
-    for (const record of accepted) lane.queue.push(record);
-    const overflow = records.length - accepted.length;
-    if (overflow > 0) {
-      dropped.inc({ forwarder: lane.forwarder.name, reason: 'queue_full' }, overflow);
-      lane.droppedSinceLog += overflow;
-      const now = Date.now();
-      if (now - lane.lastDropLog >= DROP_LOG_INTERVAL_MS) {
-        logger.warn(
-          { forwarder: lane.forwarder.name, dropped: lane.droppedSinceLog, maxQueue },
-          'audit forwarding queue is full; events not forwarded (they remain in the audit log)',
-        );
-        lane.lastDropLog = now;
-        lane.droppedSinceLog = 0;
-      }
-    }
-    if (lane.queue.length > 0) start(lane);
-  };
-
-  const flush = async () => {
-    // A drain that ends may leave a successor (records that arrived meanwhile): wait until none is left.
-    for (;;) {
-      const running = lanes.map((lane) => lane.draining).filter((draining) => draining !== undefined);
-      if (running.length === 0) return;
-      await Promise.all(running);
-    }
-  };
-
-  return {
-    forward(records) {
-      try {
-        if (closing || closed) {
-          if (!warnedClosed && records.length > 0) {
-            warnedClosed = true;
-            logger.warn({ count: records.length }, 'audit forwarding is closed; events not forwarded');
-          }
-          return;
-        }
-        if (records.length === 0) return;
-        for (const lane of lanes) enqueue(lane, records);
-      } catch (error) {
-        logger.error({ error: describeError(error) }, 'audit forwarding error');
-      }
-    },
-    flush,
-    async close() {
-      if (closed) return;
-      closing = true;
-      wake();
-      await flush();
-      closed = true;
-      await Promise.all(
-        lanes.map(async ({ forwarder }) => {
-          try {
-            await forwarder.close?.();
-          } catch (error) {
-            logger.warn(
-              { forwarder: forwarder.name, error: describeError(error) },
-              'closing audit forwarder',
-            );
-          }
-        }),
-      );
-    },
-    state() {
-      return Object.fromEntries(
-        lanes.map((lane) => [lane.forwarder.name, { queued: queued(lane), failing: lane.failing }]),
-      );
-    },
-  };
-}
-
-/** The forwarders the settings enable, with their delivery; undefined when none is enabled. */
-export function createForwarders(
-  settings: AuditForwardingSettings,
-  options: {
-    logger: Logger;
-    registry?: Registry | undefined;
-    sleep?: ((ms: number) => Promise<void>) | undefined;
-  },
-): Forwarding | undefined {
+/** The forwarders the settings enable (none: an empty list). */
+export function createForwarders(settings: AuditForwardingSettings): Forwarder[] {
   const forwarders: Forwarder[] = [];
   if (settings.stdout.enabled) forwarders.push(createStdoutForwarder());
   if (settings.syslog.enabled) forwarders.push(createSyslogForwarder(settings.syslog));
   if (settings.webhook.enabled) forwarders.push(createWebhookForwarder(settings.webhook));
-  if (forwarders.length === 0) return undefined;
-  return createForwarding(forwarders, {
-    logger: options.logger,
-    registry: options.registry,
-    maxQueue: settings.maxQueue,
-    maxAttempts: settings.maxAttempts,
-    retryBaseMs: settings.retryBaseMs,
-    sleep: options.sleep,
-  });
+  return forwarders;
 }

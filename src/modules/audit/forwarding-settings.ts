@@ -97,22 +97,17 @@ export const AuditForwardingSettingsSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    maxQueue: Type.Integer({
-      minimum: 1,
-      default: 10_000,
-      description:
-        'Events waiting per forwarder; beyond it new events are not forwarded (counted and logged, still stored).',
-    }),
     maxAttempts: Type.Integer({
       minimum: 1,
       maximum: 100,
       default: 5,
-      description: 'Attempts per batch before it is given up.',
+      description: 'Attempts per batch (a job per forwarder) before the job is dead (it can be replayed).',
     }),
     retryBaseMs: Type.Integer({
       minimum: 1,
       default: 500,
-      description: 'First retry delay; each further retry waits about twice as long (with jitter).',
+      description:
+        'First retry delay; each further retry waits about twice as long (with jitter, at most 5 minutes).',
     }),
   },
   { default: {}, additionalProperties: false },

@@ -557,6 +557,16 @@ export function createAuditLog(deps: AuditLogDependencies) {
     return { counts, topIps: ips, series };
   }
 
+  /** The events at positions `from` to `to`, both included, oldest first (forwarding reads its batches so). */
+  async function range(from: number, to: number): Promise<AuditRecord[]> {
+    const rows = await listEventsForward(
+      database.db,
+      { afterSeq: from - 1, beforeSeq: to + 1 },
+      to - from + 1,
+    );
+    return rows.map(recordOf);
+  }
+
   /** How many events match (alert rules count over a window with this). */
   async function count(filter: AuditFilter): Promise<number> {
     return (await countEvents(database.db, filter)).reduce((sum, row) => sum + row.count, 0);
@@ -566,6 +576,7 @@ export function createAuditLog(deps: AuditLogDependencies) {
     append,
     appendWithin,
     count,
+    range,
     checkpoint,
     verify,
     inclusion,

@@ -265,6 +265,44 @@ export function createClientService(deps: {
       return toView(await requireClient(id));
     },
 
+    /** Changes a client's name and redirect URIs (its grants and authentication stay as registered). */
+    async update(
+      id: string,
+      change: {
+        name?: string | undefined;
+        redirectUris?: readonly string[] | undefined;
+        postLogoutRedirectUris?: readonly string[] | undefined;
+      },
+      context: RequestContext & { actorUserId?: string | undefined },
+    ) {
+      const row = await requireClient(id);
+      const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
+      const grants = (metadata.grant_types as string[] | undefined) ?? [];
+      if (change.redirectUris && grants.includes('authorization_code') && change.redirectUris.length === 0) {
+        throw new GatehouseError(
+          OidcErrors.client_invalid,
+          'authorization_code needs at least one redirect URI',
+        );
+      }
+      if (change.redirectUris) metadata.redirect_uris = [...change.redirectUris];
+      if (change.postLogoutRedirectUris)
+        metadata.post_logout_redirect_uris = [...change.postLogoutRedirectUris];
+      await changeAudited(
+        OidcEvents.clientUpdated,
+        id,
+        context,
+        { fields: Object.keys(change).filter((key) => change[key as keyof typeof change] !== undefined) },
+        (trx) =>
+          updateClient(trx, id, {
+            ...(change.name ? { name: change.name } : {}),
+            metadata: JSON.stringify(metadata),
+            updated_at: clock.now(),
+          }),
+      );
+      await deps.changed(id);
+      return toView(await requireClient(id));
+    },
+
     async rotateSecret(id: string, context: RequestContext & { actorUserId?: string | undefined }) {
       const row = await requireClient(id);
       if (!row.secret_hash) throw new GatehouseError(OidcErrors.client_invalid, 'This client has no secret');

@@ -1,6 +1,7 @@
 /** Security events of the OpenID Connect provider (stored in the audit log). */
 export const OidcEvents = {
   clientCreated: 'client.created',
+  clientUpdated: 'client.updated',
   clientEnabled: 'client.enabled',
   clientDisabled: 'client.disabled',
   clientSecretRotated: 'client.secret_rotated',

@@ -115,15 +115,22 @@ export const clientAdminRoutes: FastifyPluginAsyncTypebox<{
       config: write,
       schema: {
         tags,
-        summary: 'Enable or disable an OAuth client',
+        summary: 'Change an OAuth client: enable or disable it, rename it, replace its redirect URIs',
         params: ClientParams,
         body: PatchClientBody,
         response: { 200: ClientResponse, ...problemResponses },
       },
     },
-    async (request) => ({
-      client: await clients.setEnabled(request.params.clientId, request.body.enabled, actor(request)),
-    }),
+    async (request) => {
+      const { enabled, ...change } = request.body;
+      let client =
+        Object.keys(change).length > 0
+          ? await clients.update(request.params.clientId, change, actor(request))
+          : undefined;
+      if (enabled !== undefined)
+        client = await clients.setEnabled(request.params.clientId, enabled, actor(request));
+      return { client: client! };
+    },
   );
 
   app.post(

@@ -79,7 +79,15 @@ export const ClientBody = Type.Object(
   },
   { additionalProperties: false },
 );
-export const PatchClientBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
+export const PatchClientBody = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    redirectUris: Type.Optional(Type.Array(Url, { maxItems: 20 })),
+    postLogoutRedirectUris: Type.Optional(Type.Array(Url, { maxItems: 20 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
 export const ClientParams = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 100 }) });
 export const ClientResponse = Type.Object({ client: ClientSchema });
 export const ClientsResponse = Type.Object({ clients: Type.Array(ClientSchema) });

@@ -214,7 +214,7 @@ export function createWebhookService(deps: {
     const delivery = await findDelivery(database.db, deliveryId);
     if (!delivery) return; // its webhook was deleted
     const hook = await findWebhook(database.db, delivery.webhook_id);
-    if (!hook || hook.enabled !== 1) {
+    if (hook?.enabled !== 1) {
       await updateDelivery(database.db, deliveryId, {
         status: 'failed',
         last_error: 'the webhook is disabled',

@@ -14,6 +14,18 @@ interface Client {
   createdAt: string;
 }
 
+interface Resource {
+  id: string;
+  identifier: string;
+  name: string;
+  scopes: string[];
+}
+
+const lines = (value: FormDataEntryValue | null) =>
+  String(value ?? '')
+    .split(/\s+/)
+    .filter(Boolean);
+
 const GRANTS = [
   'authorization_code',
   'refresh_token',
@@ -21,16 +33,73 @@ const GRANTS = [
   'urn:ietf:params:oauth:grant-type:device_code',
 ];
 
-/** OAuth clients: register one (its secret is shown once), enable or disable, rotate the secret, remove. */
+/**
+ * OAuth clients (register one, its secret shown once; rename it and change its redirect URIs; enable or
+ * disable; new secret; remove) and the APIs that accept their access tokens (register, remove).
+ */
 export function ClientsView({ canWrite }: { canWrite: boolean }) {
   const [clients, setClients] = useState<Client[]>([]);
+  const [resources, setResources] = useState<Resource[]>([]);
+  const [editing, setEditing] = useState<string | undefined>();
   const [secret, setSecret] = useState<{ client: string; value: string } | undefined>();
   const { notice: message, setNotice: setMessage, fail } = useNotice();
   const [creating, setCreating] = useState(false);
 
   const load = async () => {
     try {
-      setClients((await api<{ clients: Client[] }>('/api/v1/admin/clients')).clients);
+      const [clientList, resourceList] = await Promise.all([
+        api<{ clients: Client[] }>('/api/v1/admin/clients'),
+        api<{ resources: Resource[] }>('/api/v1/admin/resources'),
+      ]);
+      setClients(clientList.clients);
+      setResources(resourceList.resources);
+    } catch (failure) {
+      fail(failure);
+    }
+  };
+  const edit = async (event: Event, client: Client) => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget as HTMLFormElement);
+    setMessage(undefined);
+    try {
+      await api(`/api/v1/admin/clients/${client.id}`, {
+        method: 'PATCH',
+        body: { name: String(data.get('name')).trim(), redirectUris: lines(data.get('redirectUris')) },
+      });
+      setEditing(undefined);
+      setMessage({ kind: 'ok', text: `${String(data.get('name')).trim()} saved.` });
+      await load();
+    } catch (failure) {
+      fail(failure);
+    }
+  };
+  const addResource = async (event: Event) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    setMessage(undefined);
+    try {
+      await api('/api/v1/admin/resources', {
+        method: 'POST',
+        body: {
+          identifier: String(data.get('identifier')).trim(),
+          name: String(data.get('name')).trim(),
+          scopes: lines(data.get('scopes')),
+        },
+      });
+      form.reset();
+      setMessage({ kind: 'ok', text: `API ${String(data.get('name')).trim()} registered.` });
+      await load();
+    } catch (failure) {
+      fail(failure);
+    }
+  };
+  const removeResource = async (resource: Resource) => {
+    if (!window.confirm(`Remove the API ${resource.name}? Clients can no longer get tokens for it.`)) return;
+    try {
+      await api(`/api/v1/admin/resources/${resource.id}`, { method: 'DELETE' });
+      setMessage({ kind: 'ok', text: `API ${resource.name} removed.` });
+      await load();
     } catch (failure) {
       fail(failure);
     }
@@ -172,47 +241,86 @@ export function ClientsView({ canWrite }: { canWrite: boolean }) {
             </tr>
           </thead>
           <tbody>
-            {clients.map((client) => (
-              <tr key={client.id}>
-                <td>
-                  <strong>{client.name}</strong>
-                  <br />
-                  <code>{client.id}</code>
-                  <br />
-                  <span class="muted">
-                    {client.public ? 'public' : 'confidential'}
-                    {client.firstParty && ' · first party'} · since {formatTime(client.createdAt)}
-                  </span>
-                </td>
-                <td>
-                  {client.grants
-                    .map((grant) => grant.replace('urn:ietf:params:oauth:grant-type:', ''))
-                    .join(', ')}
-                </td>
-                <td>
-                  <span class={`badge ${client.enabled ? 'status-active' : 'status-disabled'}`}>
-                    {client.enabled ? 'enabled' : 'disabled'}
-                  </span>
-                </td>
-                <td class="row-actions">
-                  {canWrite && (
-                    <>
-                      <button type="button" class="secondary small" onClick={() => toggle(client)}>
-                        {client.enabled ? 'Disable' : 'Enable'}
-                      </button>
-                      {!client.public && (
-                        <button type="button" class="secondary small" onClick={() => rotate(client)}>
-                          New secret
+            {clients.map((client) =>
+              editing === client.id ? (
+                <tr key={client.id}>
+                  <td colSpan={4}>
+                    <form class="edit-row" onSubmit={(event) => edit(event, client)}>
+                      <code>{client.id}</code>
+                      <label for={`client-name-${client.id}`}>Name</label>
+                      <input
+                        id={`client-name-${client.id}`}
+                        name="name"
+                        required
+                        maxLength={200}
+                        defaultValue={client.name}
+                      />
+                      <label for={`client-redirects-${client.id}`}>Redirect URIs (one per line)</label>
+                      <textarea
+                        id={`client-redirects-${client.id}`}
+                        name="redirectUris"
+                        rows={3}
+                        defaultValue={client.redirectUris.join('\n')}
+                      />
+                      <div class="filter-buttons">
+                        <button type="submit">Save</button>
+                        <button type="button" class="secondary" onClick={() => setEditing(undefined)}>
+                          Cancel
                         </button>
-                      )}
-                      <button type="button" class="secondary small danger" onClick={() => remove(client)}>
-                        Remove
-                      </button>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
+                      </div>
+                    </form>
+                  </td>
+                </tr>
+              ) : (
+                <tr key={client.id}>
+                  <td>
+                    <strong>{client.name}</strong>
+                    <br />
+                    <code>{client.id}</code>
+                    <br />
+                    <span class="muted">
+                      {client.public ? 'public' : 'confidential'}
+                      {client.firstParty && ' · first party'} · since {formatTime(client.createdAt)}
+                    </span>
+                  </td>
+                  <td>
+                    {client.grants
+                      .map((grant) => grant.replace('urn:ietf:params:oauth:grant-type:', ''))
+                      .join(', ')}
+                  </td>
+                  <td>
+                    <span class={`badge ${client.enabled ? 'status-active' : 'status-disabled'}`}>
+                      {client.enabled ? 'enabled' : 'disabled'}
+                    </span>
+                  </td>
+                  <td class="row-actions">
+                    {canWrite && (
+                      <>
+                        <button
+                          type="button"
+                          class="secondary small"
+                          aria-label={`Edit ${client.name}`}
+                          onClick={() => setEditing(client.id)}
+                        >
+                          Edit
+                        </button>
+                        <button type="button" class="secondary small" onClick={() => toggle(client)}>
+                          {client.enabled ? 'Disable' : 'Enable'}
+                        </button>
+                        {!client.public && (
+                          <button type="button" class="secondary small" onClick={() => rotate(client)}>
+                            New secret
+                          </button>
+                        )}
+                        <button type="button" class="secondary small danger" onClick={() => remove(client)}>
+                          Remove
+                        </button>
+                      </>
+                    )}
+                  </td>
+                </tr>
+              ),
+            )}
             {clients.length === 0 && (
               <tr>
                 <td colSpan={4}>No clients yet.</td>
@@ -220,6 +328,53 @@ export function ClientsView({ canWrite }: { canWrite: boolean }) {
             )}
           </tbody>
         </table>
+      </div>
+      <div class="panel">
+        <h2>APIs</h2>
+        <p class="muted">
+          APIs (resource servers) that accept Gatehouse's access tokens: clients ask for them by identifier
+          and get JWTs with that audience and the scopes they are allowed.
+        </p>
+        <ul class="plain">
+          {resources.map((resource) => (
+            <li key={resource.id}>
+              <strong>{resource.name}</strong> <code>{resource.identifier}</code>{' '}
+              {resource.scopes.map((scope) => (
+                <code key={scope} class="chip">
+                  {scope}
+                </code>
+              ))}
+              {canWrite && (
+                <button
+                  type="button"
+                  class="secondary small danger"
+                  aria-label={`Remove ${resource.name}`}
+                  onClick={() => removeResource(resource)}
+                >
+                  Remove
+                </button>
+              )}
+            </li>
+          ))}
+          {resources.length === 0 && <li>No APIs registered.</li>}
+        </ul>
+        {canWrite && (
+          <form class="inline-form" onSubmit={addResource}>
+            <label for="resource-identifier">Identifier (the audience)</label>
+            <input
+              id="resource-identifier"
+              name="identifier"
+              type="url"
+              required
+              placeholder="https://api.example.com"
+            />
+            <label for="resource-name">Name</label>
+            <input id="resource-name" name="name" required maxLength={200} />
+            <label for="resource-scopes">Scopes (separated by spaces)</label>
+            <input id="resource-scopes" name="scopes" required placeholder="invoices:read invoices:write" />
+            <button type="submit">Register API</button>
+          </form>
+        )}
       </div>
     </section>
   );
