@@ -145,9 +145,9 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await page.locator('table.clients tbody tr', { hasText: 'Billing app' }).waitFor();
     // Renamed, with a second redirect URI; and an API its tokens can be for.
     await page.getByRole('button', { name: 'Edit Billing app' }).click();
-    await page.locator('textarea[name="redirectUris"]').fill(
-      'https://billing.example.com/callback\nhttps://billing.example.com/callback-2',
-    );
+    await page
+      .locator('textarea[name="redirectUris"]')
+      .fill('https://billing.example.com/callback\nhttps://billing.example.com/callback-2');
     await page.locator('form.edit-row input[name="name"]').fill('Billing');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('Billing saved.').waitFor();
