@@ -156,7 +156,9 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
       'https://billing.example.com/callback',
       'https://billing.example.com/callback-2',
     ]);
-    await page.getByLabel('Identifier (the audience)').fill('https://api.billing.example.com');
+    await page
+      .getByLabel('Identifier (the audience: an https:// URL)')
+      .fill('https://api.billing.example.com');
     await page.locator('#resource-name').fill('Billing API');
     await page.getByLabel('Scopes (separated by spaces)').fill('invoices:read invoices:write');
     await page.getByRole('button', { name: 'Register API' }).click();

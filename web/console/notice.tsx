@@ -38,3 +38,24 @@ export function useNotice(afterEach?: () => Promise<unknown>) {
     fail: (failure: unknown) => setNotice({ kind: 'error', text: messageOf(failure) }),
   };
 }
+
+/**
+ * A form's submit handler: runs `action` with the form's fields through a view's `run`, says `done` when it
+ * worked, and then clears the form (and calls `after`).
+ */
+export function submitting(
+  run: ReturnType<typeof useNotice>['run'],
+  action: (data: FormData) => Promise<unknown>,
+  done: (data: FormData) => string,
+  after?: () => void,
+) {
+  return async (event: Event) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    if (await run(() => action(data), done(data))) {
+      form.reset();
+      after?.();
+    }
+  };
+}

@@ -12,6 +12,7 @@ import type { JobQueue } from '../../platform/jobs/queue.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Breakers } from '../../platform/outbound/breakers.js';
 import { assertCallableUrl } from '../../platform/outbound/destinations.js';
+import { postJson } from '../../platform/outbound/post.js';
 import { signWebhookBody } from '../../platform/outbound/signature.js';
 import { AlertErrors } from './errors.js';
 import { AlertEvents } from './events.js';
@@ -236,23 +237,17 @@ export function createAlertService(deps: {
           tag: 'alert',
         });
       } else {
-        const post = async (url: string, body: string, headers: Record<string, string> = {}) => {
-          const target = await assertCallableUrl(url, { ...settings, field: 'channel' });
-          await breakers
-            .get(`alert:${firing.rule.id}:${index}`, { timeoutMs: settings.timeoutMs })
-            .execute(async (signal) => {
-              const response = await fetch(target, {
-                method: 'POST',
-                headers: { 'content-type': 'application/json', 'user-agent': 'Gatehouse-Alerts', ...headers },
-                body,
-                redirect: 'manual',
-                signal,
-              });
-              await response.body?.cancel().catch(() => {});
-              if (response.status < 200 || response.status > 299)
-                throw new Error(`the channel answered ${response.status}`);
-            });
-        };
+        const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+          postJson(breakers, {
+            target: `alert:${firing.rule.id}:${index}`,
+            url,
+            body,
+            headers,
+            userAgent: 'Gatehouse-Alerts',
+            timeoutMs: settings.timeoutMs,
+            allowPrivateNetworks: settings.allowPrivateNetworks,
+            field: 'channel',
+          });
         if (channel.type === 'slack') {
           await post(channel.url, JSON.stringify({ text: text.text }));
         } else if (channel.type === 'pagerduty') {

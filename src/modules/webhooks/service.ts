@@ -13,6 +13,7 @@ import type { JobContext, JobQueue } from '../../platform/jobs/queue.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Breakers } from '../../platform/outbound/breakers.js';
 import { assertCallableUrl } from '../../platform/outbound/destinations.js';
+import { postJson } from '../../platform/outbound/post.js';
 import { signWebhookBody } from '../../platform/outbound/signature.js';
 import { WebhookErrors } from './errors.js';
 import { WebhookEvents } from './events.js';
@@ -226,32 +227,26 @@ export function createWebhookService(deps: {
     let statusCode: number | null = null;
     let failure: unknown;
     try {
-      const url = await assertCallableUrl(hook.url, {
-        allowPrivateNetworks: settings.allowPrivateNetworks,
-        field: 'url',
-      });
       const secret = sealedBox.open(hook.secret, sealedSecret(hook.id));
-      await breakers.get(`webhook:${hook.id}`, { timeoutMs: settings.timeoutMs }).execute(async (signal) => {
-        const response = await fetch(url, {
-          method: 'POST',
+      await postJson(
+        breakers,
+        {
+          target: `webhook:${hook.id}`,
+          url: hook.url,
+          body: delivery.body,
           headers: {
-            'content-type': 'application/json',
-            'user-agent': 'Gatehouse-Webhooks',
             'gatehouse-event': delivery.event_name,
             'gatehouse-delivery': delivery.id,
             'gatehouse-signature': signWebhookBody(secret, delivery.body, Math.floor(clock.now() / 1000)),
           },
-          body: delivery.body,
-          // A redirect is an answer, not a new destination to check and follow.
-          redirect: 'manual',
-          signal,
-        });
-        statusCode = response.status;
-        await response.body?.cancel().catch(() => {});
-        if (response.status < 200 || response.status > 299) {
-          throw new Error(`the endpoint answered ${response.status}`);
-        }
-      });
+          userAgent: 'Gatehouse-Webhooks',
+          timeoutMs: settings.timeoutMs,
+          allowPrivateNetworks: settings.allowPrivateNetworks,
+        },
+        (status) => {
+          statusCode = status;
+        },
+      );
     } catch (error) {
       failure = error;
     }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, queryString } from '../api.js';
-import { NoticeLine, useNotice } from '../notice.js';
+import { NoticeLine, submitting, useNotice } from '../notice.js';
 
 interface Role {
   id: string;
@@ -96,45 +96,34 @@ export function AccessView({ canWrite, canCheck }: { canWrite: boolean; canCheck
     load().catch(fail);
   }, []);
 
-  const create = async (event: Event) => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    const name = String(data.get('name')).trim();
-    const done = await run(
-      () =>
-        api('/api/v1/admin/roles', {
-          method: 'POST',
-          body: {
-            name,
-            description: String(data.get('description') ?? '').trim(),
-            permissions: namesIn(data.get('permissions')),
-            includes: namesIn(data.get('includes')),
-          },
-        }),
-      `Role ${name} created.`,
-    );
-    if (done) {
-      form.reset();
-      setCreating(false);
-    }
-  };
+  const create = submitting(
+    run,
+    (data) =>
+      api('/api/v1/admin/roles', {
+        method: 'POST',
+        body: {
+          name: String(data.get('name')).trim(),
+          description: String(data.get('description') ?? '').trim(),
+          permissions: namesIn(data.get('permissions')),
+          includes: namesIn(data.get('includes')),
+        },
+      }),
+    (data) => `Role ${String(data.get('name')).trim()} created.`,
+    () => setCreating(false),
+  );
 
-  const register = async (event: Event) => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    const name = String(data.get('name')).trim();
-    const done = await run(
-      () =>
-        api('/api/v1/admin/permissions', {
-          method: 'POST',
-          body: { name, description: String(data.get('description') ?? '').trim() },
-        }),
-      `Permission ${name} registered.`,
-    );
-    if (done) form.reset();
-  };
+  const register = submitting(
+    run,
+    (data) =>
+      api('/api/v1/admin/permissions', {
+        method: 'POST',
+        body: {
+          name: String(data.get('name')).trim(),
+          description: String(data.get('description') ?? '').trim(),
+        },
+      }),
+    (data) => `Permission ${String(data.get('name')).trim()} registered.`,
+  );
 
   const save = async (event: Event, role: Role) => {
     event.preventDefault();

@@ -360,14 +360,8 @@ export function ClientsView({ canWrite }: { canWrite: boolean }) {
         </ul>
         {canWrite && (
           <form class="inline-form" onSubmit={addResource}>
-            <label for="resource-identifier">Identifier (the audience)</label>
-            <input
-              id="resource-identifier"
-              name="identifier"
-              type="url"
-              required
-              placeholder="https://api.example.com"
-            />
+            <label for="resource-identifier">Identifier (the audience: an https:// URL)</label>
+            <input id="resource-identifier" name="identifier" type="url" required />
             <label for="resource-name">Name</label>
             <input id="resource-name" name="name" required maxLength={200} />
             <label for="resource-scopes">Scopes (separated by spaces)</label>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { NoticeLine, useNotice } from '../notice.js';
+import { NoticeLine, submitting, useNotice } from '../notice.js';
 import { userIdFor } from './Access.js';
 
 interface Group {
@@ -47,15 +47,8 @@ export function GroupsView({ canWrite }: { canWrite: boolean }) {
   const show = (group: Group) =>
     run(async () => setOpen((await api<{ group: GroupDetail }>(path(group.id))).group));
 
-  /** Runs a form's action with its fields; the form is cleared when it worked. */
-  const submit =
-    (action: (data: FormData) => Promise<unknown>, done: (data: FormData) => string) =>
-    async (event: Event) => {
-      event.preventDefault();
-      const form = event.currentTarget as HTMLFormElement;
-      const data = new FormData(form);
-      if (await run(() => action(data), done(data))) form.reset();
-    };
+  const submit = (action: (data: FormData) => Promise<unknown>, done: (data: FormData) => string) =>
+    submitting(run, action, done);
 
   const create = submit(
     async (data) => {
