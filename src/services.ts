@@ -55,6 +55,8 @@ export async function createServices(platform: Platform) {
     ? createRedisPubSub(redis, logger, config.redis.connectTimeoutMs)
     : createInProcessPubSub();
   const sealingKeys = sealingKeysFrom(config.secrets.encryptionKeys, platform.secretKey);
+  // Every call to another system goes through a breaker and a time limit (see platform/outbound).
+  const breakers = createBreakers({ settings: config.outbound, logger, registry: metrics.registry });
   const audit = createAuditLog({
     database,
     clock,
@@ -62,14 +64,18 @@ export async function createServices(platform: Platform) {
     logger,
     settings: config.audit,
     registry: metrics.registry,
+    // The URL comes from the operators' own configuration, so it may be internal; it still goes through a breaker.
     async postCheckpoint(url, checkpoint) {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(checkpoint),
-        signal: AbortSignal.timeout(5_000),
+      await breakers.get('audit:checkpoints', { timeoutMs: 5_000 }).execute(async (signal) => {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(checkpoint),
+          signal,
+        });
+        await response.body?.cancel().catch(() => {});
+        if (!response.ok) throw new Error(`checkpoint webhook answered ${response.status}`);
       });
-      if (!response.ok) throw new Error(`checkpoint webhook answered ${response.status}`);
     },
   });
   const forwarders = createForwarders(config.audit.forwarding);
@@ -145,7 +151,6 @@ export async function createServices(platform: Platform) {
   // timing tell whether an account exists), failures are retried, and nothing is lost on a restart. Even the
   // enqueue happens after the answer; shutdown waits for those still being written. The payloads carry links
   // and codes, so they are sealed at rest.
-  const breakers = createBreakers({ settings: config.outbound, logger, registry: metrics.registry });
   forwarding =
     forwarders.length > 0
       ? createQueuedForwarding(forwarders, {

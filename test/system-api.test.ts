@@ -69,6 +69,10 @@ describeEachDialect('the system API, with Redis', (testDatabase, dialect) => {
     expect(cache.usedMemoryBytes).toBeGreaterThan(0);
     expect(cache.keys).toBeGreaterThanOrEqual(0);
 
+    const config = (await get('/api/v1/admin/system/config')).json();
+    expect(config.settings.jobs).toMatchObject({ enabled: true, concurrency: 4 });
+    expect(JSON.stringify(config)).not.toContain(nodeA.config.secrets.key ?? 'no key');
+
     const member = await signedInAccount(nodeA.app, 'system-member', dialect);
     for (const url of [
       '/api/v1/admin/system',

@@ -23,31 +23,32 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
   const probe = { probe: true };
 
   if (effectiveSettings) {
-    app.get(
-      '/api/v1/admin/settings',
-      {
-        config: requires('system:read'),
-        schema: {
-          tags: ['admin'],
-          summary:
-            'The effective configuration, secrets masked (read-only: settings come from the file and env)',
-          response: {
-            200: Type.Object({
-              sources: Type.Array(Type.String()),
-              settings: Type.Record(Type.String(), Type.Unknown()),
-            }),
-            ...problemResponses,
+    for (const url of ['/api/v1/admin/settings', '/api/v1/admin/system/config'])
+      app.get(
+        url,
+        {
+          config: requires('system:read'),
+          schema: {
+            tags: ['admin'],
+            summary:
+              'The effective configuration, secrets masked (read-only: settings come from the file and env)',
+            response: {
+              200: Type.Object({
+                sources: Type.Array(Type.String()),
+                settings: Type.Record(Type.String(), Type.Unknown()),
+              }),
+              ...problemResponses,
+            },
           },
         },
-      },
-      async () => {
-        const { sources, ...settings } = effectiveSettings() as { sources: string[] } & Record<
-          string,
-          unknown
-        >;
-        return { sources, settings };
-      },
-    );
+        async () => {
+          const { sources, ...settings } = effectiveSettings() as { sources: string[] } & Record<
+            string,
+            unknown
+          >;
+          return { sources, settings };
+        },
+      );
   }
 
   app.get(
