@@ -147,10 +147,7 @@ export async function createServices(platform: Platform) {
     registry: metrics.registry,
     sealedBox,
   });
-  // Mail and SMS go through the durable queue: a slow or failing provider never delays an answer (or lets its
-  // timing tell whether an account exists), failures are retried, and nothing is lost on a restart. Even the
-  // enqueue happens after the answer; shutdown waits for those still being written. The payloads carry links
-  // and codes, so they are sealed at rest.
+  // Audit forwarding: a job per forwarder and committed batch (see queued-forwarding.ts).
   forwarding =
     forwarders.length > 0
       ? createQueuedForwarding(forwarders, {
@@ -163,6 +160,10 @@ export async function createServices(platform: Platform) {
           retryBaseMs: config.audit.forwarding.retryBaseMs,
         })
       : undefined;
+  // Mail and SMS go through the durable queue: a slow or failing provider never delays an answer (or lets its
+  // timing tell whether an account exists), failures are retried, and nothing is lost on a restart. Even the
+  // enqueue happens after the answer; shutdown waits for those still being written. The payloads carry links
+  // and codes, so they are sealed at rest.
   // SMTP sets its own socket time limits; the breaker's is the backstop above them.
   const smtpBreaker = breakers.get('smtp', { timeoutMs: config.mail.smtp.connectionTimeoutMs * 4 });
   const smsBreaker = breakers.get('sms');
