@@ -98,6 +98,7 @@ it('the console and the portal pass axe-core’s WCAG 2.1 AA checks', { timeout:
     ['API keys', 'Service accounts and API keys'],
     ['Audit log', 'Audit log'],
     ['Blocks', 'Blocks and honeytokens'],
+    ['System', 'System'],
     ['Settings', 'Settings'],
   ] as const) {
     await page.getByRole('link', { name: link, exact: true }).click();

@@ -446,6 +446,41 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await context.close();
   });
 
+  it('shows the installation and its job queue, and runs a dead job again', { timeout: 60_000 }, async () => {
+    const { job } = await harness.app.services.jobs.enqueue(
+      'housekeeping.run',
+      {},
+      { runAt: Date.now() + 3_600_000 },
+    );
+    await harness.app.services.database.db
+      .updateTable('jobs')
+      .set({
+        status: 'dead',
+        attempts: 3,
+        last_error: 'Error: the database was away',
+        finished_at: Date.now(),
+      })
+      .where('id', '=', job.id)
+      .execute();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, admin);
+    await page.getByRole('link', { name: 'System' }).click();
+    await page.getByRole('heading', { name: 'System', exact: true }).waitFor();
+    await page.getByText(/schema 0016_alerts/).waitFor();
+    const row = page.locator('table.jobs tbody tr', { hasText: 'housekeeping.run' });
+    await row.waitFor();
+    expect(await row.locator('td').nth(4).textContent()).toBe('1');
+    await page.getByText('Error: the database was away').waitFor();
+    await page.screenshot({ path: `test-results/browser/console-system-${dialect}.png`, fullPage: true });
+    await page.getByRole('button', { name: `Run housekeeping.run ${job.id} again` }).click();
+    await page.getByText('housekeeping.run queued again.').waitFor();
+    // This node's worker picks it up at once and, the database being back, it succeeds.
+    await expect.poll(async () => (await harness.app.services.jobs.get(job.id)).status).toBe('succeeded');
+    expect(await harness.app.services.jobs.get(job.id)).toMatchObject({ attempts: 1, lastError: null });
+    await context.close();
+  });
+
   it('gives a user a role and explains the decision it leads to', { timeout: 60_000 }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();

@@ -12,6 +12,7 @@ import { PoliciesView } from './views/Policies.js';
 import { ServiceAccountsView } from './views/ServiceAccounts.js';
 import { SettingsView } from './views/Settings.js';
 import { SignInView } from './views/SignIn.js';
+import { SystemView } from './views/System.js';
 import { UsersView } from './views/Users.js';
 
 interface Me {
@@ -31,6 +32,7 @@ const ROUTES = [
   { hash: '#/audit', label: 'Audit log', permission: 'audit:read' },
   { hash: '#/security', label: 'Security', permission: 'security:read' },
   { hash: '#/defences', label: 'Blocks', permission: 'security:read' },
+  { hash: '#/system', label: 'System', permission: 'system:read' },
   { hash: '#/settings', label: 'Settings', permission: 'system:read' },
 ] as const;
 
@@ -127,6 +129,8 @@ function App({ productName }: { productName: string }) {
           <AuditView source="security" title="Security events" key={hash} />
         ) : path === '#/defences' && may('security:read') ? (
           <DefencesView canWrite={may('security:write')} />
+        ) : path === '#/system' && may('system:read') ? (
+          <SystemView canWrite={may('system:write')} />
         ) : path === '#/settings' && may('system:read') ? (
           <SettingsView />
         ) : may('security:read') ? (
