@@ -59,3 +59,15 @@ export function submitting(
     }
   };
 }
+
+/** The buttons under a form that edits something in place. */
+export function SaveOrCancel({ onCancel }: { onCancel(): void }) {
+  return (
+    <div class="filter-buttons">
+      <button type="submit">Save</button>
+      <button type="button" class="secondary" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}

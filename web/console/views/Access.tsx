@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, queryString } from '../api.js';
-import { NoticeLine, submitting, useNotice } from '../notice.js';
+import { NoticeLine, SaveOrCancel, submitting, useNotice } from '../notice.js';
 
 interface Role {
   id: string;
@@ -321,12 +321,7 @@ export function AccessView({ canWrite, canCheck }: { canWrite: boolean; canCheck
                           name="includes"
                           defaultValue={role.includes.join(' ')}
                         />
-                        <div class="filter-buttons">
-                          <button type="submit">Save</button>
-                          <button type="button" class="secondary" onClick={() => setEditing(undefined)}>
-                            Cancel
-                          </button>
-                        </div>
+                        <SaveOrCancel onCancel={() => setEditing(undefined)} />
                       </form>
                     </td>
                   </tr>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { formatTime } from '../format.js';
-import { NoticeLine, useNotice } from '../notice.js';
+import { NoticeLine, SaveOrCancel, useNotice } from '../notice.js';
 
 interface Client {
   id: string;
@@ -262,12 +262,7 @@ export function ClientsView({ canWrite }: { canWrite: boolean }) {
                         rows={3}
                         defaultValue={client.redirectUris.join('\n')}
                       />
-                      <div class="filter-buttons">
-                        <button type="submit">Save</button>
-                        <button type="button" class="secondary" onClick={() => setEditing(undefined)}>
-                          Cancel
-                        </button>
-                      </div>
+                      <SaveOrCancel onCancel={() => setEditing(undefined)} />
                     </form>
                   </td>
                 </tr>
