@@ -148,17 +148,20 @@ export function createAuditEventRecorder(options: {
   };
 }
 
-/** Runs `work` and appends `event` in one transaction: the change and its record commit together, or neither. */
+/**
+ * Runs `work` and appends `event` in one transaction: the change and its record commit together, or neither.
+ * `event` may be made from what `work` returned (a count of what it removed, say).
+ */
 export async function changeWithRecord<T>(
   database: { transaction<R>(work: (trx: Transaction<Tables>) => Promise<R>): Promise<R> },
   events: EventRecorder,
-  event: SecurityEvent,
+  event: SecurityEvent | ((value: T) => SecurityEvent),
   work: (trx: Transaction<Tables>) => Promise<T>,
 ): Promise<T> {
   let committed: CommittedEvent | undefined;
   const result = await database.transaction(async (trx) => {
     const value = await work(trx);
-    committed = await events.recordWithin(trx, event);
+    committed = await events.recordWithin(trx, typeof event === 'function' ? event(value) : event);
     return value;
   });
   committed?.afterCommit();

@@ -4,7 +4,7 @@ import { constantTimeEqual, deriveKey, keyedHash, randomToken } from '../../plat
 import type { DatabaseHandle, Transaction } from '../../platform/db/connection.js';
 import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { CommittedEvent, EventRecorder, SecurityEvent } from '../../platform/events.js';
+import { changeWithRecord, type EventRecorder, type SecurityEvent } from '../../platform/events.js';
 import type { Tripwire } from '../security/decoys.js';
 import type { RequestContext } from '../sessions/service.js';
 import { AuthzErrors } from './errors.js';
@@ -110,12 +110,7 @@ export function createApiKeyService(deps: {
     event: SecurityEvent,
     work: (trx: Transaction<Tables>) => Promise<unknown>,
   ): Promise<void> {
-    let committed: CommittedEvent | undefined;
-    await database.transaction(async (trx) => {
-      await work(trx);
-      committed = await deps.events.recordWithin(trx, event);
-    });
-    committed?.afterCommit();
+    await changeWithRecord(database, deps.events, event, work);
   }
 
   async function requireKey(id: string, owner?: KeyPrincipal): Promise<ApiKeyRow> {

@@ -5,7 +5,7 @@ import type { SealedBox } from '../../platform/crypto/sealed.js';
 import { deriveKey, keyedHash, randomToken } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { CommittedEvent, EventRecorder, SecurityEvent } from '../../platform/events.js';
+import { changeWithRecord, type EventRecorder, type SecurityEvent } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
 import { type Logger, maskEmail } from '../../platform/logger.js';
 import { maskPhone } from '../../platform/sms/sms.js';
@@ -1166,10 +1166,10 @@ export function createMfaService(deps: MfaServiceDependencies) {
     ): Promise<number> {
       await requireUser(userId);
       // An administrator's change: removed together with its audit record, or not at all.
-      let committed: CommittedEvent | undefined;
-      const removed = await database.transaction(async (trx) => {
-        const count = await deleteAllMfa(trx, userId);
-        committed = await deps.events.recordWithin(trx, {
+      const removed = await changeWithRecord<number>(
+        database,
+        deps.events,
+        (count) => ({
           name: MfaEvents.reset,
           severity: 'high',
           outcome: 'success',
@@ -1179,10 +1179,9 @@ export function createMfaService(deps: MfaServiceDependencies) {
           userAgent: context.userAgent,
           requestId: context.requestId,
           details: { removed: count },
-        });
-        return count;
-      });
-      committed?.afterCommit();
+        }),
+        (trx) => deleteAllMfa(trx, userId),
+      );
       return removed;
     },
 

@@ -4,7 +4,7 @@ import { constantTimeEqual, deriveKey, keyedHash, randomToken } from '../../plat
 import type { DatabaseHandle, Transaction } from '../../platform/db/connection.js';
 import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
-import type { CommittedEvent, EventRecorder } from '../../platform/events.js';
+import { changeWithRecord, type EventRecorder } from '../../platform/events.js';
 import type { RequestContext } from '../sessions/service.js';
 import { OidcErrors } from './errors.js';
 import { OidcEvents } from './events.js';
@@ -180,10 +180,10 @@ export function createClientService(deps: {
     details: Record<string, unknown>,
     work: (trx: Transaction<Tables>) => Promise<T>,
   ): Promise<T> {
-    let committed: CommittedEvent | undefined;
-    const result = await database.transaction(async (trx) => {
-      const value = await work(trx);
-      committed = await deps.events.recordWithin(trx, {
+    return changeWithRecord(
+      database,
+      deps.events,
+      {
         name,
         severity: 'medium',
         outcome: 'success',
@@ -192,11 +192,9 @@ export function createClientService(deps: {
         ip: context.ip,
         requestId: context.requestId,
         details: { clientId, ...details },
-      });
-      return value;
-    });
-    committed?.afterCommit();
-    return result;
+      },
+      work,
+    );
   }
 
   async function requireClient(id: string): Promise<ClientRow> {
