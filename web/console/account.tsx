@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, rememberCsrfToken } from './api.js';
+import { api, rememberCsrfToken, signedIn } from './api.js';
 import { ReauthenticateDialog } from './reauthenticate.js';
 import {
   ActivitySection,
@@ -25,16 +25,7 @@ function Portal({ productName }: { productName: string }) {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [signingUp, setSigningUp] = useState(false);
 
-  const load = async () => {
-    try {
-      const current = await api<Me>('/api/v1/me');
-      rememberCsrfToken(current.csrfToken);
-      setMe(current);
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) setMe(null);
-      else throw error;
-    }
-  };
+  const load = async () => setMe(await signedIn<Me>());
   useEffect(() => {
     void load();
   }, []);

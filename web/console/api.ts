@@ -73,3 +73,15 @@ export function queryString(values: Record<string, string | string[] | undefined
 export function messageOf(failure: unknown): string {
   return failure instanceof ApiError ? failure.message : String(failure);
 }
+
+/** The signed-in person (`GET /api/v1/me`), remembering the session's CSRF token; null when nobody is signed in. */
+export async function signedIn<T extends { csrfToken: string }>(): Promise<T | null> {
+  try {
+    const current = await api<T>('/api/v1/me');
+    rememberCsrfToken(current.csrfToken);
+    return current;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return null;
+    throw error;
+  }
+}

@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, rememberCsrfToken } from './api.js';
+import { ApiError, api, rememberCsrfToken, signedIn } from './api.js';
 import { AccessView } from './views/Access.js';
 import { AuditView } from './views/Audit.js';
 import { ClientsView } from './views/Clients.js';
@@ -53,13 +53,13 @@ function App({ productName }: { productName: string }) {
   const path = hash.split('?')[0];
 
   const load = async () => {
+    const current = await signedIn<Me>();
     try {
-      const current = await api<Me>('/api/v1/me');
-      rememberCsrfToken(current.csrfToken);
-      const access = await api<{ permissions: string[] }>('/api/v1/me/permissions');
-      setPermissions(access.permissions);
+      if (current)
+        setPermissions((await api<{ permissions: string[] }>('/api/v1/me/permissions')).permissions);
       setMe(current);
     } catch (error) {
+      // Signed out in between: the sign-in form, as for any 401.
       if (error instanceof ApiError && error.status === 401) setMe(null);
       else throw error;
     }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { formatTime } from '../format.js';
-import { NoticeLine, useNotice } from '../notice.js';
+import { NoticeLine, submitting, useNotice } from '../notice.js';
 
 interface Block {
   id: string;
@@ -40,13 +40,11 @@ export function DefencesView({ canWrite }: { canWrite: boolean }) {
     load().catch(fail);
   }, []);
 
-  const addBlock = (event: Event) => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    const hours = Number(data.get('hours') || 0);
-    void run(async () => {
-      await api('/api/v1/admin/security/blocks', {
+  const addBlock = submitting(
+    run,
+    (data) => {
+      const hours = Number(data.get('hours') || 0);
+      return api('/api/v1/admin/security/blocks', {
         method: 'POST',
         body: {
           kind: data.get('kind'),
@@ -55,23 +53,21 @@ export function DefencesView({ canWrite }: { canWrite: boolean }) {
           ...(hours > 0 ? { durationSeconds: Math.round(hours * 3600) } : {}),
         },
       });
-      form.reset();
-    }, 'Blocked.');
-  };
-  const plant = (event: Event) => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    void run(async () => {
+    },
+    () => 'Blocked.',
+  );
+  const plant = submitting(
+    run,
+    async (data) => {
       const kind = data.get('kind');
       const created = await api<{ credentials: Record<string, string> }>('/api/v1/admin/security/decoys', {
         method: 'POST',
         body: { kind, label: data.get('label'), ...(kind === 'account' ? { email: data.get('email') } : {}) },
       });
       setPlanted(created.credentials);
-      form.reset();
-    }, 'Honeytoken planted.');
-  };
+    },
+    () => 'Honeytoken planted.',
+  );
 
   return (
     <section aria-labelledby="defences-title">

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { formatTime } from '../format.js';
-import { NoticeLine, useNotice } from '../notice.js';
+import { NoticeLine, submitting, useNotice } from '../notice.js';
 
 interface Organization {
   id: string;
@@ -31,19 +31,17 @@ export function OrganizationsView({ canWrite }: { canWrite: boolean }) {
     load().catch(fail);
   }, []);
 
-  const create = (event: Event) => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    void run(async () => {
+  const create = submitting(
+    run,
+    async (data) => {
       await api('/api/v1/admin/organizations', {
         method: 'POST',
         body: { name: String(data.get('name')).trim(), slug: String(data.get('slug')).trim() },
       });
-      form.reset();
       await load();
-    }, 'Organization created.');
-  };
+    },
+    () => 'Organization created.',
+  );
   const invite = (event: Event) => {
     event.preventDefault();
     if (!open) return;

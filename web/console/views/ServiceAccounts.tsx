@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { formatTime } from '../format.js';
-import { NoticeLine, useNotice } from '../notice.js';
+import { NoticeLine, submitting, useNotice } from '../notice.js';
 
 interface ServiceAccount {
   id: string;
@@ -47,19 +47,17 @@ export function ServiceAccountsView({ canWrite }: { canWrite: boolean }) {
     load().catch(fail);
   }, []);
 
-  const create = (event: Event) => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    void run(async () => {
+  const create = submitting(
+    run,
+    (data) => {
       const description = String(data.get('description') ?? '').trim();
-      await api('/api/v1/admin/service-accounts', {
+      return api('/api/v1/admin/service-accounts', {
         method: 'POST',
         body: { name: String(data.get('name')).trim(), ...(description ? { description } : {}) },
       });
-      form.reset();
-    }, 'Service account created.');
-  };
+    },
+    () => 'Service account created.',
+  );
   const newKey = (account: ServiceAccount) =>
     run(async () => {
       const name = window.prompt(`A name for the new key of ${account.name}`, 'deploy');
