@@ -189,6 +189,7 @@ export async function createServices(platform: Platform) {
     breakers,
     sealedBox,
     events,
+    pubsub,
     settings: { ...config.webhooks, allowPrivateNetworks: config.outbound.allowPrivateNetworks },
     registry: metrics.registry,
   });
@@ -529,6 +530,7 @@ export async function createServices(platform: Platform) {
     decoys,
     async close() {
       alerts.stopLocalChecks();
+      await webhooks.close();
       await scheduler.stop();
       await unsubscribeClients();
       await unsubscribeAuthz();

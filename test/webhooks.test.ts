@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { assertCallableUrl, isPublicAddress } from '../src/platform/outbound/des
 import { type SignedInAccount, signedInAccount } from './helpers/accounts.js';
 import { buildTestApp, type TestApp } from './helpers/app.js';
 import { FakeClock } from './helpers/clock.js';
-import { describeEachDialect } from './helpers/dialects.js';
+import { describeEachDialect, TEST_REDIS_URL } from './helpers/dialects.js';
 
 interface Received {
   readonly headers: IncomingHttpHeaders;
@@ -270,5 +270,49 @@ describeEachDialect('webhooks', (testDatabase, dialect) => {
       payload: { name: 'x', url: receiver.url, events: ['*'] },
     });
     expect(create.statusCode).toBe(403);
+  });
+});
+
+describeEachDialect('webhooks on two nodes', (testDatabase, dialect) => {
+  it('a webhook added on one node receives events committed on another at once (through Redis)', async () => {
+    const keyPrefix = `gatehouse-webhooks-test-${randomUUID()}:`;
+    const node = () =>
+      buildTestApp(testDatabase().url, {
+        overrides: {
+          redis: { url: TEST_REDIS_URL, keyPrefix },
+          passwords: { argon2: { memoryKiB: 1024, iterations: 1, parallelism: 1 } },
+          accounts: { notifyNewSignIn: false },
+          jobs: { enabled: false },
+          outbound: { allowPrivateNetworks: true },
+        },
+      });
+    const [a, b] = [await node(), await node()];
+    try {
+      const record = async (harness: TestApp, name: string) => {
+        await harness.app.services.events.recordDurably({ name, severity: 'low', outcome: 'success' });
+      };
+      // Node B has read the (empty) list of webhooks already.
+      await record(b, 'test.before');
+      const admin = await signedInAccount(a.app, 'two-node-webhook-admin', dialect);
+      await a.app.services.authz.assign({ type: 'user', id: admin.id }, 'admin', {});
+      const created = await a.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/webhooks',
+        headers: admin.headers,
+        payload: { name: 'SIEM', url: 'http://127.0.0.1:9/hooks', events: ['test.'] },
+      });
+      const webhookId = created.json().webhook.id as string;
+      await expect
+        .poll(async () => {
+          await record(b, 'test.after');
+          return (await b.app.services.webhooks.deliveries(webhookId, {})).length;
+        })
+        .toBeGreaterThan(0);
+      const deliveries = await b.app.services.webhooks.deliveries(webhookId, {});
+      expect(deliveries.every((delivery) => delivery.eventName === 'test.after')).toBe(true);
+    } finally {
+      await a.app.close();
+      await b.app.close();
+    }
   });
 });

@@ -15,6 +15,7 @@ import type { Breakers } from '../../platform/outbound/breakers.js';
 import { assertCallableUrl } from '../../platform/outbound/destinations.js';
 import { postJson } from '../../platform/outbound/post.js';
 import { signWebhookBody } from '../../platform/outbound/signature.js';
+import type { PubSub } from '../../platform/pubsub.js';
 import { WebhookErrors } from './errors.js';
 import { WebhookEvents } from './events.js';
 import {
@@ -36,6 +37,7 @@ import {
 } from './queries.js';
 
 export const DELIVER_JOB = 'webhook.deliver';
+const CHANGED_CHANNEL = 'webhooks.changed';
 
 export interface WebhookView {
   readonly id: string;
@@ -125,6 +127,7 @@ export function createWebhookService(deps: {
   breakers: Breakers;
   sealedBox: SealedBox;
   events: EventRecorder;
+  pubsub: PubSub;
   settings: { allowPrivateNetworks: boolean; timeoutMs: number; maxAttempts: number };
   registry?: Registry | undefined;
 }) {
@@ -164,8 +167,35 @@ export function createWebhookService(deps: {
     return input;
   }
 
-  const audited = <T>(event: SecurityEvent, work: (trx: Transaction<Tables>) => Promise<T>) =>
-    changeWithRecord(database, deps.events, event, work);
+  /**
+   * The enabled webhooks with their patterns, read once and kept until a webhook changes (here, or on another
+   * node through pub/sub): dispatch runs after every committed audit batch and must not query for them each time.
+   */
+  let subscriptions: Promise<{ hook: WebhookRow; patterns: string[] }[]> | undefined;
+  const enabledSubscriptions = () =>
+    (subscriptions ??= listWebhooks(database.db, { enabledOnly: true })
+      .then((hooks) => hooks.map((hook) => ({ hook, patterns: JSON.parse(hook.events) as string[] })))
+      .catch((error: unknown) => {
+        subscriptions = undefined;
+        throw error;
+      }));
+  const forgetSubscriptions = () => {
+    subscriptions = undefined;
+  };
+  const unsubscribe = deps.pubsub.subscribe(CHANGED_CHANNEL, forgetSubscriptions);
+
+  /** A change and its audit record commit together; then every node reads the subscriptions again. */
+  const audited = async <T>(event: SecurityEvent, work: (trx: Transaction<Tables>) => Promise<T>) => {
+    const result = await changeWithRecord(database, deps.events, event, work);
+    forgetSubscriptions();
+    await deps.pubsub.publish(CHANGED_CHANNEL, String(clock.now())).catch((error: unknown) => {
+      logger.warn(
+        { err: error },
+        'could not broadcast a webhook change; other nodes may send to the old list',
+      );
+    });
+    return result;
+  };
 
   const change = (name: string, id: string, actor: WebhookActor, details: Record<string, unknown> = {}) => ({
     name,
@@ -290,6 +320,10 @@ export function createWebhookService(deps: {
   );
 
   return {
+    async close(): Promise<void> {
+      await (await unsubscribe)();
+    },
+
     /** Creates a webhook; the signing secret is returned this once. */
     async create(
       input: WebhookInput,
@@ -361,10 +395,7 @@ export function createWebhookService(deps: {
      */
     async dispatch(records: readonly AuditRecord[]): Promise<number> {
       try {
-        const hooks = (await listWebhooks(database.db, { enabledOnly: true })).map((hook) => ({
-          hook,
-          patterns: JSON.parse(hook.events) as string[],
-        }));
+        const hooks = await enabledSubscriptions();
         if (hooks.length === 0) return 0;
         const items = records.flatMap((record) =>
           hooks
