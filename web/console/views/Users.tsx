@@ -88,6 +88,36 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
     }
   };
 
+  /** What an administrator can do to a user in their state, in the order the buttons show. */
+  const actionsFor = (user: User, locked: boolean) => {
+    const actions: { action: string; label: string; done: string; confirm?: string; danger?: boolean }[] = [];
+    if (locked) actions.push({ action: 'unlock', label: 'Unlock', done: 'unlocked' });
+    actions.push(
+      user.status === 'disabled'
+        ? { action: 'enable', label: 'Enable', done: 'enabled' }
+        : {
+            action: 'disable',
+            label: 'Disable',
+            done: 'disabled, sessions ended',
+            confirm: `Disable ${user.email} and end their sessions?`,
+            danger: true,
+          },
+      {
+        action: 'mfa/reset',
+        label: 'Reset 2FA',
+        done: 'second factors removed; they can add new ones',
+        confirm: `Remove every second factor of ${user.email} (a lost phone)? They sign in with the password alone until they add one.`,
+      },
+      {
+        action: 'revoke-sessions',
+        label: 'End sessions',
+        done: 'every session ended',
+        confirm: `End every session of ${user.email}?`,
+      },
+    );
+    return actions;
+  };
+
   return (
     <section aria-labelledby="users-title">
       <div class="heading">
@@ -200,72 +230,17 @@ export function UsersView({ canWrite }: { canWrite: boolean }) {
                   <td>{user.lastLoginAt ? formatTime(user.lastLoginAt) : 'never'}</td>
                   <td class="row-actions">
                     <a href={`#/audit?target=${encodeURIComponent(user.id)}`}>Activity</a>
-                    {canWrite && locked && (
-                      <button
-                        type="button"
-                        class="secondary small"
-                        onClick={() => act(user, 'unlock', 'unlocked')}
-                      >
-                        Unlock
-                      </button>
-                    )}
-                    {canWrite && user.status === 'disabled' && (
-                      <button
-                        type="button"
-                        class="secondary small"
-                        onClick={() => act(user, 'enable', 'enabled')}
-                      >
-                        Enable
-                      </button>
-                    )}
-                    {canWrite && user.status !== 'disabled' && (
-                      <button
-                        type="button"
-                        class="secondary small danger"
-                        onClick={() =>
-                          act(
-                            user,
-                            'disable',
-                            'disabled, sessions ended',
-                            `Disable ${user.email} and end their sessions?`,
-                          )
-                        }
-                      >
-                        Disable
-                      </button>
-                    )}
-                    {canWrite && (
-                      <button
-                        type="button"
-                        class="secondary small"
-                        onClick={() =>
-                          act(
-                            user,
-                            'mfa/reset',
-                            'second factors removed; they can add new ones',
-                            `Remove every second factor of ${user.email} (a lost phone)? They sign in with the password alone until they add one.`,
-                          )
-                        }
-                      >
-                        Reset 2FA
-                      </button>
-                    )}
-                    {canWrite && (
-                      <button
-                        type="button"
-                        class="secondary small"
-                        onClick={() =>
-                          act(
-                            user,
-                            'revoke-sessions',
-                            'every session ended',
-                            `End every session of ${user.email}?`,
-                          )
-                        }
-                      >
-                        End sessions
-                      </button>
-                    )}
+                    {canWrite &&
+                      actionsFor(user, locked).map((entry) => (
+                        <button
+                          type="button"
+                          key={entry.action}
+                          class={entry.danger ? 'secondary small danger' : 'secondary small'}
+                          onClick={() => act(user, entry.action, entry.done, entry.confirm)}
+                        >
+                          {entry.label}
+                        </button>
+                      ))}
                   </td>
                 </tr>
               );
