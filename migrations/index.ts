@@ -15,6 +15,7 @@ import * as m0013 from './0013_audit.js';
 import * as m0014 from './0014_jobs.js';
 import * as m0015 from './0015_webhooks.js';
 import * as m0016 from './0016_alerts.js';
+import * as m0017 from './0017_federation.js';
 
 /**
  * Every migration, in order. Names never change once released; add new ones at the end.
@@ -37,4 +38,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0014_jobs': m0014,
   '0015_webhooks': m0015,
   '0016_alerts': m0016,
+  '0017_federation': m0017,
 };

@@ -22,6 +22,8 @@ import { AuditErrors } from './modules/audit/errors.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { authzRoutes, registerPermissionGuard } from './modules/authz/routes.js';
 import { registerConsole } from './modules/console/routes.js';
+import { registerFederationPages } from './modules/federation/pages.js';
+import { federationRoutes } from './modules/federation/routes.js';
 import { mfaRoutes } from './modules/mfa/routes.js';
 import { createApiTokenVerifier } from './modules/oidc/api-tokens.js';
 import { registerInteractions } from './modules/oidc/interactions.js';
@@ -29,6 +31,8 @@ import { createOidcProvider } from './modules/oidc/provider.js';
 import { clientAdminRoutes, connectedAppRoutes, mountOidcProvider } from './modules/oidc/routes.js';
 import { registerOrganizationPages } from './modules/orgs/pages.js';
 import { organizationRoutes } from './modules/orgs/routes.js';
+import { registerSamlPages } from './modules/saml/pages.js';
+import { samlRoutes } from './modules/saml/routes.js';
 import { registerSessionContinuity } from './modules/security/continuity.js';
 import { registerSecurityLayer } from './modules/security/plugin.js';
 import { securityRoutes } from './modules/security/routes.js';
@@ -522,6 +526,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     return provider;
   };
   await mountOidcProvider(app, currentProvider);
+  const freshCookie = hostCookie(config.server.publicUrl, 'gh_federation_fresh');
   registerInteractions(app, {
     provider: currentProvider,
     accounts: services.accounts,
@@ -538,6 +543,13 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
       (await services.organizations.membership(idOrSlug, accountId))?.member === true,
     now: () => platform.clock.now(),
     csrfToken: (sessionId) => services.sessions.csrfToken(sessionId),
+    signInProviders: () => services.federation.signInOptions(),
+    signedInForThis: (request) =>
+      services.federation.freshSignIn.check(
+        request.cookies[freshCookie.name],
+        request.session?.id,
+        request.url.split('?')[0]!,
+      ),
   });
   registerAccountPages(app, services.accounts, config.accounts.productName);
   registerSignInPages(app, {
@@ -547,7 +559,28 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     pendingCookie,
     deviceCookie,
     productName: config.accounts.productName,
+    signInProviders: () => services.federation.signInOptions(),
   });
+  const flowCookie = hostCookie(config.server.publicUrl, 'gh_federation');
+  const responders = registerFederationPages(app, {
+    federation: services.federation,
+    accounts: services.accounts,
+    cookie,
+    pendingCookie,
+    deviceCookie,
+    flowCookie,
+    linkCookie: hostCookie(config.server.publicUrl, 'gh_federation_link'),
+    freshCookie,
+    productName: config.accounts.productName,
+  });
+  await app.register(federationRoutes, { federation: services.federation, flowCookie });
+  registerSamlPages(app, {
+    saml: services.saml,
+    responders,
+    deviceCookie,
+    requestCookie: hostCookie(config.server.publicUrl, 'gh_saml_request'),
+  });
+  await app.register(samlRoutes, { saml: services.saml });
   registerAssets(app);
   registerConsole(app, config.accounts.productName);
 

@@ -15,6 +15,7 @@ import { createAuthzService } from './modules/authz/service.js';
 import { BackupEvents } from './modules/backup/events.js';
 import { pruneScheduledBackups, scheduledBackupName } from './modules/backup/scheduled.js';
 import { createBackup } from './modules/backup/service.js';
+import { createFederationService } from './modules/federation/service.js';
 import { createMfaService, type SignInHooks } from './modules/mfa/service.js';
 import { createClientCache, deleteExpiredArtefacts } from './modules/oidc/adapter.js';
 import { createClientService } from './modules/oidc/clients.js';
@@ -24,6 +25,7 @@ import { createResourceService } from './modules/oidc/resources.js';
 import { createOrganizationService } from './modules/orgs/service.js';
 import { createPasswordHasher } from './modules/passwords/hasher.js';
 import { createPasswordPolicy } from './modules/passwords/policy.js';
+import { createSamlService } from './modules/saml/service.js';
 import { createBlockService } from './modules/security/blocks.js';
 import { createDecoyService, createTripwire } from './modules/security/decoys.js';
 import { createGeoLocator } from './modules/security/geo.js';
@@ -360,6 +362,48 @@ export async function createServices(platform: Platform) {
     mail: { send: sendInBackground, compose: composer },
   });
 
+  const federation = createFederationService({
+    database,
+    clock,
+    settings: config.federation,
+    publicUrl: config.server.publicUrl,
+    sealedBox,
+    events,
+    logger,
+    registry: metrics.registry,
+    accounts,
+    hasPasskey: async (userId) =>
+      (await mfa.listMethods(userId)).some(
+        (method) => method.type === 'webauthn' && method.status === 'active',
+      ),
+    roles: {
+      holds: async (userId, role) => (await authz.effectiveAccess(userId)).roles.includes(role),
+      assign: (userId, role) => authz.assign({ type: 'user', id: userId }, role, {}),
+      unassign: (userId, role) => authz.unassign({ type: 'user', id: userId }, role, {}, { ifHeld: true }),
+    },
+    breaker: (name) => breakers.get(name, { timeoutMs: config.federation.timeoutMs * 2 }),
+  });
+
+  const saml = createSamlService({
+    database,
+    clock,
+    settings: config.saml,
+    publicUrl: config.server.publicUrl,
+    secretKey: platform.secretKey,
+    sealedBox,
+    events,
+    logger,
+    federation,
+    accounts,
+    organizationId: async (idOrSlug) => (await organizations.membership(idOrSlug, undefined))?.id,
+    async joinOrganization(organizationId, userId) {
+      if ((await organizations.membership(organizationId, userId))?.member) return;
+      await organizations.addMember(organizationId, userId, {});
+    },
+    access: (userId) => authz.effectiveAccess(userId),
+    endSessions: async (userId, reason) => (await sessions.revokeAll(userId, { reason })) ?? 0,
+  });
+
   const security = {
     limiter: createRateLimiter({
       settings: config.security.rateLimits,
@@ -401,6 +445,7 @@ export async function createServices(platform: Platform) {
       { name: 'mfa_challenges', run: () => mfa.deleteExpired() },
       { name: 'oidc_artefacts', run: () => deleteExpiredArtefacts(database, clock) },
       { name: 'sign_in_history', run: () => risk.deleteOld() },
+      { name: 'federation_single_use', run: () => federation.deleteExpired() },
       { name: 'jobs', run: () => jobs.prune() },
       {
         name: 'audit_retention',
@@ -509,6 +554,8 @@ export async function createServices(platform: Platform) {
     breakers,
     webhooks,
     alerts,
+    federation,
+    saml,
     /** Starts this node's job worker and scheduler (when `jobs.enabled`). */
     startJobs() {
       if (!config.jobs.enabled) return;

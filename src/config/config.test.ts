@@ -143,6 +143,35 @@ describe('loadConfig', () => {
     ).toEqual(['http.corsOrigins: a * origin cannot be combined with http.corsCredentials']);
   });
 
+  it('checks upstream identity providers: complete, one slug each, https in production', () => {
+    const providers = [
+      { slug: 'corp', name: 'Corp', clientId: 'x' },
+      { slug: 'corp', name: 'Again', issuer: 'https://corp.example.com', clientId: 'y' },
+      { slug: 'hub', name: 'Hub', preset: 'generic', protocol: 'oauth2', clientId: 'z' },
+      { slug: 'ms', name: 'Microsoft', preset: 'microsoft', clientId: 'w' },
+    ];
+    expect(problemsOf(() => loadConfig({ overrides: { federation: { providers } } }))).toEqual([
+      'federation.providers (corp): issuer is required for OpenID Connect',
+      'federation.providers: corp is listed twice',
+      'federation.providers (hub): endpoints.authorization is required for OAuth 2.0',
+      'federation.providers (hub): endpoints.token is required for OAuth 2.0',
+      'federation.providers (hub): endpoints.userinfo is required for OAuth 2.0',
+      'federation.providers (ms): tenant is required for microsoft (the Entra ID tenant id or domain)',
+      'federation.providers (ms): issuer is required for OpenID Connect',
+    ]);
+    const google = { slug: 'google', name: 'Google', preset: 'google', clientId: 'g', clientSecret: 'sssh' };
+    const config = loadConfig({ overrides: { federation: { providers: [google] } } });
+    expect(JSON.stringify(maskSecrets(config))).not.toContain('sssh');
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          env: { NODE_ENV: 'production', GATEHOUSE_SECRET_KEY: KEY, PUBLIC_URL: 'https://id.example.com' },
+          overrides: { federation: { allowInsecureIssuers: true } },
+        }),
+      ),
+    ).toContain('federation.allowInsecureIssuers: http:// identity providers are refused in production');
+  });
+
   describe('in production', () => {
     const production = {
       NODE_ENV: 'production',

@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { providerProblems } from '../modules/federation/presets.js';
 import { parseRange } from '../modules/security/ip.js';
 import { decodeSecretKey } from '../platform/crypto/secret-key.js';
 import { GatehouseError } from '../platform/errors.js';
@@ -215,7 +216,18 @@ function checkSafety(config: Config, problems: string[]): void {
       if (!parseRange(value)) problems.push(`security.${list}: ${value} is not an IP address or CIDR range`);
     }
   }
+  const slugs = new Set<string>();
+  for (const provider of config.federation.providers) {
+    if (slugs.has(provider.slug)) problems.push(`federation.providers: ${provider.slug} is listed twice`);
+    slugs.add(provider.slug);
+    for (const problem of providerProblems(provider)) {
+      problems.push(`federation.providers (${provider.slug}): ${problem}`);
+    }
+  }
   if (!production) return;
+  if (config.federation.allowInsecureIssuers) {
+    problems.push('federation.allowInsecureIssuers: http:// identity providers are refused in production');
+  }
   if (!config.secrets.key && !config.secrets.keyFile) {
     problems.push(
       'secrets.key: required in production (set GATEHOUSE_SECRET_KEY or GATEHOUSE_SECRET_KEY_FILE)',

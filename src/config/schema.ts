@@ -3,9 +3,11 @@ import { AccountSettingsSchema } from '../modules/accounts/settings.js';
 import { AuditSettingsSchema } from '../modules/audit/settings.js';
 import { AuthzSettingsSchema } from '../modules/authz/settings.js';
 import { BackupSettingsSchema } from '../modules/backup/settings.js';
+import { FederationSettingsSchema } from '../modules/federation/settings.js';
 import { MfaSettingsSchema } from '../modules/mfa/settings.js';
 import { OidcSettingsSchema } from '../modules/oidc/settings.js';
 import { PasswordSettingsSchema } from '../modules/passwords/settings.js';
+import { SamlSettingsSchema } from '../modules/saml/settings.js';
 import { SecuritySettingsSchema } from '../modules/security/settings.js';
 import { SessionSettingsSchema } from '../modules/sessions/settings.js';
 import { WebhookSettingsSchema } from '../modules/webhooks/settings.js';
@@ -203,6 +205,8 @@ export const ConfigSchema = Type.Object(
     sms: SmsSettingsSchema,
     mfa: MfaSettingsSchema,
     oidc: OidcSettingsSchema,
+    federation: FederationSettingsSchema,
+    saml: SamlSettingsSchema,
     authz: AuthzSettingsSchema,
     security: SecuritySettingsSchema,
     audit: AuditSettingsSchema,

@@ -55,6 +55,11 @@ export function pageHtml(
   button:focus, input:focus { outline: 3px solid #f2b400; outline-offset: 1px; }
   .error { color: #a11d1d; } .ok { color: #1d6b2c; }
   button.secondary { color: ${primary}; background: #fff; border: 1px solid ${primary}; }
+  a.button { display: block; box-sizing: border-box; margin-top: .75rem; width: 100%; padding: .7rem; text-align: center; font-weight: 600; text-decoration: none; border-radius: 4px; color: ${primary}; background: #fff; border: 1px solid ${primary}; }
+  a.button:focus { outline: 3px solid #f2b400; outline-offset: 1px; }
+  .divider { display: flex; align-items: center; gap: .75rem; color: #4f5869; margin: 1.25rem 0 0; }
+  .divider::before, .divider::after { content: ""; flex: 1; border-top: 1px solid #c9ced8; }
+  form.inline { display: inline; } form.inline button { width: auto; }
   .logo { display: block; max-height: 3rem; max-width: 12rem; margin-bottom: .75rem; }
   .product { color: #556; font-size: .9rem; margin-bottom: 1.5rem; }
   .hint { color: #4f5869; font-size: .9rem; margin: .25rem 0 0; }

@@ -9,4 +9,5 @@ export const AccountErrors = defineErrorCodes({
   current_password_invalid: { status: 403, title: 'The current password is wrong', expose: true },
   user_not_found: { status: 404, title: 'No such user', expose: true },
   password_reset_required: { status: 403, title: 'Set a new password first', expose: true },
+  account_unavailable: { status: 403, title: 'This account cannot sign in', expose: true },
 });

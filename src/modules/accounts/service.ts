@@ -1,6 +1,8 @@
+import type { Transaction } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import { deriveKey, keyedHash, randomToken } from '../../platform/crypto/tokens.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
+import type { Tables } from '../../platform/db/tables.js';
 import { GatehouseError } from '../../platform/errors.js';
 import type { EventRecorder } from '../../platform/events.js';
 import { newId } from '../../platform/ids.js';
@@ -112,10 +114,10 @@ export interface AccountServiceDependencies {
   readonly mail: { send(message: OutgoingMail): void; compose: MailComposer };
   /** Decides whether a correct password needs a second factor (the MFA module). */
   readonly secondFactor?: {
-    afterPassword(
+    afterFirstFactor(
       user: MfaUser,
       context: RequestContext & { rememberedDevice?: string | undefined },
-      options?: { ignoreRememberedDevice?: boolean },
+      options?: { ignoreRememberedDevice?: boolean; firstFactor?: Authentication },
     ): Promise<SignInGate>;
   };
   /** Scores sign-ins and keeps their history (the security layer's risk engine). */
@@ -254,16 +256,24 @@ export function createAccountService(deps: AccountServiceDependencies) {
     return user;
   }
 
-  async function createUserRecord(input: {
-    email: string;
-    password: string;
-    name?: string | null | undefined;
-    isAdmin?: boolean;
-    verified?: boolean;
-  }): Promise<UserRow> {
+  /**
+   * A new account, with its password when it has one (an account made by an upstream provider has none), and
+   * whatever else must commit with it (`alongside`: the provider's link).
+   */
+  async function createUserRecord(
+    input: {
+      email: string;
+      password?: string | undefined;
+      name?: string | null | undefined;
+      isAdmin?: boolean;
+      verified?: boolean;
+    },
+    alongside?: (trx: Transaction<Tables>, row: UserRow) => Promise<void>,
+  ): Promise<UserRow> {
     const email = normalizeEmail(input.email);
-    deps.policy.assertAcceptable(input.password, { email, name: input.name });
-    const hash = await deps.passwords.hash(input.password);
+    const password = input.password;
+    if (password !== undefined) deps.policy.assertAcceptable(password, { email, name: input.name });
+    const hash = password !== undefined ? await deps.passwords.hash(password) : undefined;
     const now = clock.now();
     const row: UserRow = {
       id: newId(),
@@ -285,7 +295,8 @@ export function createAccountService(deps: AccountServiceDependencies) {
     try {
       await database.transaction(async (trx) => {
         await insertUser(trx, row);
-        await upsertPasswordHash(trx, row.id, hash, now);
+        if (hash !== undefined) await upsertPasswordHash(trx, row.id, hash, now);
+        await alongside?.(trx, row);
       });
     } catch (error) {
       if (await findUserByEmail(database.db, email)) {
@@ -535,7 +546,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         throw invalidCredentials();
       }
       const gate: SignInGate = deps.secondFactor
-        ? await deps.secondFactor.afterPassword(toMfaUser(user), context, {
+        ? await deps.secondFactor.afterFirstFactor(toMfaUser(user), context, {
             // A risky sign-in proves its second factor even on a remembered device.
             ignoreRememberedDevice: assessment?.action === 'mfa',
           })
@@ -552,6 +563,102 @@ export function createAccountService(deps: AccountServiceDependencies) {
         { ...gate.authentication, ...(gate.restriction ? { restriction: gate.restriction } : {}) },
         assessment,
       );
+    },
+
+    /**
+     * Sign-in through an upstream identity provider: the provider proved the first factor; the account's
+     * state, the risk engine and the MFA policy decide the rest exactly as they do after a correct password.
+     * A disabled or locked account is told so (the person proved who they are upstream, so there is nothing to
+     * hide from them), and the attempt is recorded as a failed sign-in.
+     */
+    async signInExternally(
+      userId: string,
+      context: RequestContext & { rememberedDevice?: string | undefined },
+      via: { amr: string; provider: string },
+    ): Promise<LoginResult | MfaPendingResult> {
+      const user = await requireUser(userId);
+      const now = clock.now();
+      const attempt = { userId: user.id, email: user.email, ...context };
+      const refuse = async (reason: string) => {
+        if (deps.risk?.enabled) await deps.risk.failed(attempt, via.amr);
+        deps.events.record({
+          name: AccountEvents.loginFailed,
+          severity: 'low',
+          outcome: 'failure',
+          targetUserId: user.id,
+          ip: context.ip,
+          userAgent: context.userAgent,
+          requestId: context.requestId,
+          details: { reason, provider: via.provider },
+        });
+        return new GatehouseError(AccountErrors.account_unavailable);
+      };
+      if (user.status !== 'active') throw await refuse(`status_${user.status}`);
+      if (user.locked_until !== null && user.locked_until > now) throw await refuse('locked');
+      if (deps.tripwire?.check('account', user.id, context) === true) throw await refuse('decoy');
+      const assessment = deps.risk?.enabled ? await deps.risk.assess(attempt) : undefined;
+      if (assessment?.action === 'deny') {
+        await deps.risk!.decided(attempt, assessment, via.amr, 'refused');
+        throw await refuse('risk');
+      }
+      const firstFactor: Authentication = { amr: [via.amr], acr: '1' };
+      const gate: SignInGate = deps.secondFactor
+        ? await deps.secondFactor.afterFirstFactor(toMfaUser(user), context, {
+            ignoreRememberedDevice: assessment?.action === 'mfa',
+            firstFactor,
+          })
+        : { next: 'session', authentication: firstFactor };
+      if (gate.next === 'mfa') {
+        if (assessment) await deps.risk!.decided(attempt, assessment, via.amr, 'challenged');
+        return { status: 'mfa_required', ...gate };
+      }
+      return completeSignIn(
+        user,
+        context,
+        { ...gate.authentication, ...(gate.restriction ? { restriction: gate.restriction } : {}) },
+        assessment,
+      );
+    },
+
+    /**
+     * An account created by a first sign-in through an upstream provider: no password (the person may set one
+     * later with a reset link), e-mail verified only when the provider vouched for it.
+     */
+    async createExternal(
+      input: { email: string; name?: string | undefined; emailVerified: boolean; provider: string },
+      context: RequestContext,
+      link: (trx: Transaction<Tables>, user: UserView) => Promise<void>,
+    ): Promise<UserView> {
+      if (settings.signup !== 'open') throw new GatehouseError(AccountErrors.signup_closed);
+      const row = await createUserRecord(
+        { email: input.email, name: input.name, verified: input.emailVerified },
+        (trx, created) => link(trx, toUserView(created)),
+      );
+      deps.events.record({
+        name: AccountEvents.signedUp,
+        severity: 'low',
+        outcome: 'success',
+        actorUserId: row.id,
+        targetUserId: row.id,
+        ip: context.ip,
+        userAgent: context.userAgent,
+        requestId: context.requestId,
+        details: { via: 'federation', provider: input.provider },
+      });
+      // The provider did not vouch for the address: the person confirms it as after a sign-up.
+      if (!input.emailVerified) await sendVerification(row);
+      return toUserView(row);
+    },
+
+    /** The account with this e-mail address, if any (federation's linking rules look it up). */
+    async findByEmail(email: string): Promise<UserView | undefined> {
+      const user = await findUserByEmail(database.db, normalizeEmail(email));
+      return user ? toUserView(user) : undefined;
+    },
+
+    /** Whether the account has a password it can sign in with (unlinking a provider must leave a way in). */
+    async hasPassword(userId: string): Promise<boolean> {
+      return (await findPasswordHash(database.db, userId)) !== undefined;
     },
 
     /** The claims the OpenID provider puts in tokens; undefined for accounts that cannot sign in. */

@@ -197,3 +197,36 @@ ${hiddenFields(input.fields)}${hidden('methodId', method.id)}
   const intro = input.intro ? `<p>${escapeHtml(input.intro)}</p>` : '';
   return `<h1>${escapeHtml(m.code.title)}</h1>${intro}${input.error ?? ''}${sentNote}${codeForm}${senders}${passkey}`;
 }
+
+/** "Continue with …" links to the upstream providers (plain links: they work without JavaScript). */
+export function providerButtons(
+  m: Messages,
+  providers: readonly { slug: string; name: string }[],
+  next: string,
+): string {
+  if (providers.length === 0) return '';
+  const buttons = providers
+    .map(
+      (provider) =>
+        `<a class="button secondary provider" href="/login/federated/${encodeURIComponent(provider.slug)}?next=${encodeURIComponent(next)}">${escapeHtml(format(m.federation.continueWith, { name: provider.name }))}</a>`,
+    )
+    .join('\n');
+  return `<div class="providers" role="group" aria-label="${escapeHtml(m.federation.otherWays)}"><p class="divider" aria-hidden="true"><span>${escapeHtml(m.federation.or)}</span></p>${buttons}</div>`;
+}
+
+/** The second-factor step of `/login` (also after a sign-in through an upstream provider). */
+export const loginSecondFactorForm = (
+  m: Messages,
+  next: string,
+  choices: SecondFactorChoices,
+  error?: string | undefined,
+) =>
+  `${secondFactorForm(m, {
+    action: '/login/mfa',
+    sendAction: '/login/mfa/send',
+    challengeUrl: '/api/v1/auth/mfa/challenge',
+    choices,
+    error,
+    fields: { next },
+  })}
+${links([['/login', m.code.startAgain]])}`;

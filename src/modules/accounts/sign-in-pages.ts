@@ -16,12 +16,13 @@ import {
   field,
   hidden,
   links,
+  loginSecondFactorForm,
   noChoices,
   passkeyButton,
   passwordForm,
   proofFrom,
+  providerButtons,
   type SecondFactorChoices,
-  secondFactorForm,
   sentAgain,
 } from './sign-in-forms.js';
 
@@ -41,6 +42,8 @@ export interface SignInPagesOptions {
   readonly productName: string;
   /** The page text (English by default). */
   readonly messages?: Messages | undefined;
+  /** Upstream providers offered as "Continue with …" (federation). */
+  readonly signInProviders?: (() => Promise<readonly { slug: string; name: string }[]>) | undefined;
 }
 
 type Form = Record<string, string | undefined>;
@@ -71,8 +74,9 @@ export function registerSignInPages(app: FastifyInstance, options: SignInPagesOp
     return 500;
   };
 
-  const signInForm = (next: string, email = '', error?: unknown) => {
+  const signInForm = async (next: string, email = '', error?: unknown) => {
     const problem = error ? failureMessage(error) : undefined;
+    const providers = options.signInProviders ? await options.signInProviders() : [];
     return `<h1>${m.signIn.title}</h1>${problem ?? ''}
 ${passwordForm(m, { action: '/login', email, error: problem, fields: { next } })}
 ${passkeyButton(m, {
@@ -82,6 +86,7 @@ ${passkeyButton(m, {
   body: {},
   fields: { next },
 })}
+${providerButtons(m, providers, next)}
 ${links([
   ['/forgot-password', m.signIn.forgot],
   [`/signup?next=${encodeURIComponent(next)}`, m.signIn.createAccount],
@@ -89,15 +94,7 @@ ${links([
   };
 
   const factorForm = (next: string, choices: SecondFactorChoices, error?: unknown) =>
-    `${secondFactorForm(m, {
-      action: '/login/mfa',
-      sendAction: '/login/mfa/send',
-      challengeUrl: '/api/v1/auth/mfa/challenge',
-      choices,
-      error: error ? failureMessage(error) : undefined,
-      fields: { next },
-    })}
-${links([['/login', m.code.startAgain]])}`;
+    loginSecondFactorForm(m, next, choices, error ? failureMessage(error) : undefined);
 
   const finishSignIn = (
     reply: FastifyReply,
@@ -118,7 +115,7 @@ ${links([['/login', m.code.startAgain]])}`;
   app.get<{ Querystring: { next?: string } }>('/login', { schema: nextQuery }, async (request, reply) => {
     const next = safeNext(request.query.next);
     if (request.session) return reply.redirect(next, 303);
-    return show(reply, m.signIn.title, signInForm(next));
+    return show(reply, m.signIn.title, await signInForm(next));
   });
 
   app.post<{ Body: Form }>('/login', { schema: formSchema }, async (request, reply) => {
@@ -136,7 +133,7 @@ ${links([['/login', m.code.startAgain]])}`;
       // A restricted session (a second factor must be added first) lands in the portal, which offers it.
       return finishSignIn(reply, result, result.status === 'ok' ? next : '/account');
     } catch (error) {
-      return show(reply, m.signIn.title, signInForm(next, email, error), statusOf(request, error));
+      return show(reply, m.signIn.title, await signInForm(next, email, error), statusOf(request, error));
     }
   });
 
@@ -153,7 +150,7 @@ ${links([['/login', m.code.startAgain]])}`;
       clearSessionCookie(reply, options.pendingCookie);
       return finishSignIn(reply, login, next, rememberedDevice);
     } catch (error) {
-      if (pendingGone(error)) return show(reply, m.signIn.title, signInForm(next, '', error), 401);
+      if (pendingGone(error)) return show(reply, m.signIn.title, await signInForm(next, '', error), 401);
       const choices = await mfa.pendingMethods(pendingToken).catch(() => noChoices);
       return show(
         reply,
@@ -183,7 +180,7 @@ ${links([['/login', m.code.startAgain]])}`;
           : choices;
       return show(reply, m.code.title, factorForm(next, withSent));
     } catch (error) {
-      if (pendingGone(error)) return show(reply, m.signIn.title, signInForm(next, '', error), 401);
+      if (pendingGone(error)) return show(reply, m.signIn.title, await signInForm(next, '', error), 401);
       const choices = await mfa.pendingMethods(pendingToken).catch(() => noChoices);
       return show(reply, m.code.title, factorForm(next, choices, error), statusOf(request, error));
     }
@@ -204,7 +201,7 @@ ${links([['/login', m.code.startAgain]])}`;
       );
       return finishSignIn(reply, login, next, rememberedDevice);
     } catch (error) {
-      return show(reply, m.signIn.title, signInForm(next, '', error), statusOf(request, error));
+      return show(reply, m.signIn.title, await signInForm(next, '', error), statusOf(request, error));
     }
   });
 

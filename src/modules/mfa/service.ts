@@ -767,21 +767,24 @@ export function createMfaService(deps: MfaServiceDependencies) {
     isRequired,
     requireRecentAuth,
 
-    /** Decides what a correct password leads to: a session, enrolment, or a second factor. */
-    async afterPassword(
+    /**
+     * Decides what a proven first factor (a password, or an upstream identity provider) leads to: a session,
+     * enrolment, or a second factor.
+     */
+    async afterFirstFactor(
       user: MfaUser,
       context: RequestContext & { rememberedDevice?: string | undefined },
-      options: { ignoreRememberedDevice?: boolean } = {},
+      options: { ignoreRememberedDevice?: boolean; firstFactor?: Authentication } = {},
     ): Promise<SignInGate> {
-      const password: Authentication = { amr: ['pwd'], acr: '1' };
+      const first: Authentication = options.firstFactor ?? { amr: ['pwd'], acr: '1' };
       const methods = await activeMethods(user.id);
       if (methods.length === 0) {
-        if (!isRequired(user)) return { next: 'session', authentication: password };
+        if (!isRequired(user)) return { next: 'session', authentication: first };
         record(
           { name: MfaEvents.enrollmentRequired, severity: 'low', outcome: 'success', targetUserId: user.id },
           context,
         );
-        return { next: 'session', authentication: password, restriction: 'mfa_enrollment' };
+        return { next: 'session', authentication: first, restriction: 'mfa_enrollment' };
       }
       if (settings.rememberDevice.enabled && !options.ignoreRememberedDevice) {
         const device = await rememberedDeviceOf(user.id, context.rememberedDevice);
@@ -799,7 +802,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
             context,
           );
           // The second factor was skipped, so the session claims only what was proven now.
-          return { next: 'session', authentication: password };
+          return { next: 'session', authentication: first };
         }
       }
       const token = randomToken(32);
@@ -807,7 +810,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
         kind: 'pending_login',
         userId: user.id,
         secret: () => token,
-        data: { amr: password.amr },
+        data: { amr: first.amr },
         ttlSeconds: settings.pendingLoginTtlSeconds,
       });
       return {

@@ -12,6 +12,7 @@ import {
   noChoices,
   passwordForm,
   proofFrom,
+  providerButtons,
   type SecondFactorChoices,
   secondFactorForm,
   sentAgain,
@@ -36,6 +37,10 @@ export interface InteractionOptions {
   readonly now: () => number;
   /** The page text (English by default). */
   readonly messages?: Messages | undefined;
+  /** Whether the session was just signed in for this interaction (through a provider that returned here). */
+  readonly signedInForThis?: ((request: FastifyRequest) => boolean) | undefined;
+  /** Upstream providers offered as "Continue with …" (federation); they come back to the interaction. */
+  readonly signInProviders?: (() => Promise<readonly { slug: string; name: string }[]>) | undefined;
 }
 
 /** OpenID Connect's answer when the level a client asked for (acr_values) cannot be reached. */
@@ -59,12 +64,12 @@ const UidParams = {
 export function registerInteractions(app: FastifyInstance, options: InteractionOptions): void {
   const { accounts, mfa, productName } = options;
   const m = options.messages ?? en;
-  const loginForm = (uid: string, email: string, error?: string) =>
+  const loginForm = async (uid: string, email: string, error?: string) =>
     `<h1>${escapeHtml(m.signIn.title)}</h1>${error ?? ''}${passwordForm(m, {
       action: `/oauth2/interaction/${uid}/login`,
       email,
       error,
-    })}`;
+    })}${providerButtons(m, options.signInProviders ? await options.signInProviders() : [], `/oauth2/interaction/${uid}`)}`;
   const mfaForm = (
     uid: string,
     choices: SecondFactorChoices,
@@ -99,11 +104,11 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
   };
 
   /** The sign-in waiting for its second factor is gone (expired or spent): back to the password form. */
-  const signInAgain = (reply: FastifyReply, uid: string, error: unknown, targets: string[]) =>
+  const signInAgain = async (reply: FastifyReply, uid: string, error: unknown, targets: string[]) =>
     page(
       reply,
       productName,
-      { title: m.signIn.title, body: loginForm(uid, '', failureMessage(error)) },
+      { title: m.signIn.title, body: await loginForm(uid, '', failureMessage(error)) },
       401,
       targets,
     );
@@ -124,6 +129,11 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
     return { provider, interaction };
   }
 
+  /**
+   * Hands a result back to the engine. A sign-in replaces whatever was submitted before; consent keeps the
+   * sign-in submitted earlier in the same authorization, or a client that asked for prompt=login would be
+   * sent to sign in again after consenting.
+   */
   async function finish(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -131,7 +141,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
     result: InteractionResults,
   ) {
     const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, {
-      mergeWithLastSubmission: false,
+      mergeWithLastSubmission: result.consent !== undefined && result.login === undefined,
     });
     return reply.redirect(redirectTo, 303);
   }
@@ -188,9 +198,12 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
       const targets = formTargets(interaction.params.redirect_uri);
       if (interaction.prompt.name === 'login') {
         const session = request.session;
-        const freshLoginRequested = interaction.prompt.reasons.some(
-          (reason) => reason !== 'no_session' && reason !== 'acr_values',
-        );
+        // A sign-in finished during this interaction (through an upstream provider, which comes back here) is
+        // as fresh as the client can ask for.
+        const signedInSince = session !== undefined && options.signedInForThis?.(request) === true;
+        const freshLoginRequested =
+          !signedInSince &&
+          interaction.prompt.reasons.some((reason) => reason !== 'no_session' && reason !== 'acr_values');
         if (session && !session.restriction && !freshLoginRequested) {
           const required = requiredAcr(interaction.params.acr_values);
           if (meetsAcr(session.acr, required)) {
@@ -215,7 +228,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         return page(
           reply,
           productName,
-          { title: m.signIn.title, body: loginForm(interaction.uid, hint) },
+          { title: m.signIn.title, body: await loginForm(interaction.uid, hint) },
           200,
           targets,
         );
@@ -275,7 +288,7 @@ export function registerInteractions(app: FastifyInstance, options: InteractionO
         return page(
           reply,
           productName,
-          { title: m.signIn.title, body: loginForm(interaction.uid, email, failureMessage(error)) },
+          { title: m.signIn.title, body: await loginForm(interaction.uid, email, failureMessage(error)) },
           status,
           targets,
         );

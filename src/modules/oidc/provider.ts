@@ -334,8 +334,12 @@ export function createOidcProvider(deps: OidcProviderDependencies): Provider {
       };
     },
     // The engine's dispatcher refuses special-use addresses (SSRF); dropping it allows private networks.
+    // (`dispatcher` is Node's extension of fetch options; the XML libraries' DOM typings do not know it.)
     fetch: (url, options) =>
-      globalThis.fetch(url, deps.allowPrivateNetworkCalls ? { ...options, dispatcher: undefined } : options),
+      globalThis.fetch(
+        url,
+        deps.allowPrivateNetworkCalls ? ({ ...options, dispatcher: undefined } as RequestInit) : options,
+      ),
     renderError(ctx, out) {
       pages.renderError(ctx, out);
     },

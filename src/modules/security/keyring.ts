@@ -1,8 +1,10 @@
 import type { SealedBox, SealedField } from '../../platform/crypto/sealed.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import type { EventRecorder } from '../../platform/events.js';
+import { providerSecretField, tokensField } from '../federation/queries.js';
 import { mfaSeedField } from '../mfa/queries.js';
 import { signingKeyField } from '../oidc/queries.js';
+import { idpKeyField } from '../saml/queries.js';
 import { SecurityEvents } from './events.js';
 import { replaceSealed, type SealedColumn, sealedRowsToRewrite } from './queries.js';
 
@@ -18,6 +20,41 @@ export const SEALED_COLUMNS: readonly (SealedColumn & {
     idColumn: 'kid',
     column: 'private_sealed',
     field: signingKeyField,
+  },
+  {
+    name: 'webhook secrets',
+    table: 'webhooks',
+    idColumn: 'id',
+    column: 'secret',
+    field: (id) => ({ table: 'webhooks', column: 'secret', row: id }),
+  },
+  {
+    name: 'alert channels',
+    table: 'alert_rules',
+    idColumn: 'id',
+    column: 'channels',
+    field: (id) => ({ table: 'alert_rules', column: 'channels', row: id }),
+  },
+  {
+    name: 'identity provider secrets',
+    table: 'identity_providers',
+    idColumn: 'id',
+    column: 'secret',
+    field: providerSecretField,
+  },
+  {
+    name: 'upstream tokens',
+    table: 'federated_identities',
+    idColumn: 'id',
+    column: 'tokens',
+    field: tokensField,
+  },
+  {
+    name: 'SAML identity provider keys',
+    table: 'saml_idp_keys',
+    idColumn: 'id',
+    column: 'private_sealed',
+    field: idpKeyField,
   },
 ];
 

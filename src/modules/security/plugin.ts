@@ -59,8 +59,9 @@ export function classify(
     return { policy: 'api', deferred: true };
   }
   if (path === '/oauth2/userinfo') return { policy: hasCredentials ? 'api' : 'anonymous', deferred: false };
-  // Sign-in, consent, device-code and e-mail link forms.
-  if (method === 'POST') return { policy: 'auth', deferred: false };
+  // Sign-in, consent, device-code and e-mail link forms; federated sign-ins, each of which calls the
+  // upstream provider.
+  if (method === 'POST' || path.startsWith('/login/federated/')) return { policy: 'auth', deferred: false };
   return { policy: 'anonymous', deferred: false };
 }
 

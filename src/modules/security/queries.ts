@@ -187,7 +187,14 @@ export async function wasHoneypotSource(db: Db, ip: string): Promise<boolean> {
 
 /** A sealed column, for re-encryption: which table, which id column, which column holds the ciphertext. */
 export interface SealedColumn {
-  readonly table: 'mfa_methods' | 'signing_keys';
+  readonly table:
+    | 'mfa_methods'
+    | 'signing_keys'
+    | 'webhooks'
+    | 'alert_rules'
+    | 'identity_providers'
+    | 'federated_identities'
+    | 'saml_idp_keys';
   readonly idColumn: string;
   readonly column: string;
 }

@@ -15,6 +15,22 @@ export const en = {
     passkey: 'Sign in with a passkey',
     passkeyFailed: 'The passkey did not work. Try again, or sign in with your password.',
   },
+  federation: {
+    continueWith: 'Continue with {name}',
+    or: 'or',
+    otherWays: 'Other ways to sign in',
+    linkTitle: 'You already have an account',
+    linkIntro:
+      'An account with {email} exists here. To connect your {provider} account to it, sign in to it first, then confirm.',
+    linkSignIn: 'Sign in to connect',
+    confirmTitle: 'Connect {provider}?',
+    confirmIntro:
+      'Connect the {provider} account {email} to your account {account}? You can then sign in with either.',
+    confirm: 'Connect',
+    cancel: 'Not now',
+    failedTitle: 'Sign-in did not work',
+    tryAgain: 'Back to sign in',
+  },
   code: {
     title: 'Two-step verification',
     labelWithApp: 'Code from your authenticator app, or a backup code',
