@@ -6,6 +6,7 @@ import {
   ActivitySection,
   AppsSection,
   DeleteSection,
+  LinkedAccountsSection,
   PasswordSection,
   ProfileSection,
   RecoverySection,
@@ -89,6 +90,7 @@ function Portal({ productName }: { productName: string }) {
         <TwoFactorSection />
         <RecoverySection />
         <PasswordSection />
+        <LinkedAccountsSection />
         <SessionsSection />
         <AppsSection />
         <ActivitySection />

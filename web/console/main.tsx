@@ -9,6 +9,7 @@ import { DefencesView } from './views/Defences.js';
 import { GroupsView } from './views/Groups.js';
 import { OrganizationsView } from './views/Organizations.js';
 import { PoliciesView } from './views/Policies.js';
+import { ProvidersView } from './views/Providers.js';
 import { ServiceAccountsView } from './views/ServiceAccounts.js';
 import { SettingsView } from './views/Settings.js';
 import { SignInView } from './views/SignIn.js';
@@ -24,6 +25,7 @@ const ROUTES = [
   { hash: '#/', label: 'Dashboard', permission: 'security:read' },
   { hash: '#/users', label: 'Users', permission: 'users:read' },
   { hash: '#/clients', label: 'Clients', permission: 'clients:read' },
+  { hash: '#/providers', label: 'Sign-in providers', permission: 'system:read' },
   { hash: '#/access', label: 'Roles', permission: 'authz:read' },
   { hash: '#/groups', label: 'Groups', permission: 'authz:read' },
   { hash: '#/policies', label: 'Policies', permission: 'authz:read' },
@@ -113,6 +115,8 @@ function App({ productName }: { productName: string }) {
           <UsersView canWrite={may('users:write')} />
         ) : path === '#/clients' && may('clients:read') ? (
           <ClientsView canWrite={may('clients:write')} />
+        ) : path === '#/providers' && may('system:read') ? (
+          <ProvidersView canWrite={may('system:write')} />
         ) : path === '#/access' && may('authz:read') ? (
           <AccessView canWrite={may('authz:write')} canCheck={may('authz:check')} />
         ) : path === '#/groups' && may('authz:read') ? (

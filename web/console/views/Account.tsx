@@ -638,3 +638,113 @@ export function DeleteSection({ onDeleted }: { onDeleted(): void }) {
     </section>
   );
 }
+
+interface LinkedIdentity {
+  id: string;
+  providerId: string;
+  providerSlug?: string;
+  providerName: string;
+  email?: string;
+  emailVerified: boolean;
+  name?: string;
+  linkedAt: string;
+  lastUsedAt?: string;
+}
+
+interface SignInProvider {
+  slug: string;
+  name: string;
+  preset: string;
+}
+
+/**
+ * Accounts at upstream providers (OpenID Connect, OAuth 2.0) the person signs in with: unlink one (refused
+ * while it is the only way in), or link another (the browser goes to the provider and comes back here).
+ * Hidden where no provider is set up and nothing is linked.
+ */
+export function LinkedAccountsSection() {
+  const [identities, setIdentities] = useState<LinkedIdentity[] | undefined>();
+  const [providers, setProviders] = useState<SignInProvider[]>([]);
+  const { notice, setNotice, fail } = useNotice();
+  const load = async () => {
+    const [linked, available] = await Promise.all([
+      api<{ identities: LinkedIdentity[] }>('/api/v1/me/identities'),
+      api<{ providers: SignInProvider[] }>('/api/v1/auth/providers'),
+    ]);
+    setIdentities(linked.identities);
+    setProviders(available.providers);
+  };
+  useEffect(() => {
+    load().catch(fail);
+  }, []);
+
+  const unlink = async (identity: LinkedIdentity) => {
+    if (!window.confirm(`Unlink ${identity.providerName}? You can no longer sign in with it.`)) return;
+    setNotice(undefined);
+    try {
+      await api(`/api/v1/me/identities/${identity.id}`, { method: 'DELETE' });
+      await load();
+      setNotice({ kind: 'ok', text: `${identity.providerName} unlinked.` });
+    } catch (failure) {
+      fail(failure);
+    }
+  };
+  const link = async (provider: SignInProvider) => {
+    setNotice(undefined);
+    try {
+      const { url } = await api<{ url: string }>(`/api/v1/me/identities/${provider.slug}/link`, {
+        method: 'POST',
+      });
+      window.location.assign(url);
+    } catch (failure) {
+      fail(failure);
+    }
+  };
+
+  if (!identities || (identities.length === 0 && providers.length === 0 && !notice)) return null;
+  const linkable = providers.filter(
+    (provider) => !identities.some((identity) => identity.providerSlug === provider.slug),
+  );
+  return (
+    <section class="panel" id="linked-accounts" aria-labelledby="linked-accounts-title">
+      <h2 id="linked-accounts-title">Linked accounts</h2>
+      <p class="muted">Accounts at other providers that sign you in here.</p>
+      {identities.length === 0 ? (
+        <p>None yet.</p>
+      ) : (
+        <ul class="plain">
+          {identities.map((identity) => (
+            <li key={identity.id} class="linked-item">
+              <div>
+                <strong>{identity.providerName}</strong>
+                {identity.email ? ` · ${identity.email}` : identity.name ? ` · ${identity.name}` : ''}
+                <span class="muted">
+                  linked {formatTime(identity.linkedAt)} · last used{' '}
+                  {identity.lastUsedAt ? formatTime(identity.lastUsedAt) : 'never'}
+                </span>
+              </div>
+              <button
+                type="button"
+                class="secondary small danger"
+                aria-label={`Unlink ${identity.providerName}${identity.email ? ` (${identity.email})` : ''}`}
+                onClick={() => unlink(identity)}
+              >
+                Unlink
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <NoticeLine notice={notice} />
+      {linkable.length > 0 && (
+        <div class="actions">
+          {linkable.map((provider) => (
+            <button type="button" class="secondary" key={provider.slug} onClick={() => link(provider)}>
+              Link {provider.name}
+            </button>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,70 @@
+import { ApiError } from '../api.js';
+
+/** Pieces shared by the sign-in provider sections (OpenID Connect and OAuth 2.0, SAML connections, SAML apps). */
+
+/** A URL that may break after the slashes of its path (and nowhere else), for narrow columns; copies as typed. */
+export function BreakableUrl({ url }: { url: string }) {
+  const parts = url.split(/(?<=[^/]\/)(?=[^/])/);
+  return (
+    <>
+      {parts.map((part, index) => (
+        <span key={index}>
+          {part}
+          {index < parts.length - 1 && <wbr />}
+        </span>
+      ))}
+    </>
+  );
+}
+
+/** A form field's value, trimmed. */
+export const text = (data: FormData, name: string) => String(data.get(name) ?? '').trim();
+export const words = (value: string) => value.split(/\s+/).filter(Boolean);
+export const yesNo = (value: boolean) => (value ? 'yes' : 'no');
+
+/**
+ * `key=value` lines into a record; the last `=` splits, so keys may hold one (LDAP DNs as group names).
+ * `what` names a line's shape, for the message about a line that is not one.
+ */
+export function pairsFrom(value: string, what: string, code: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const line of value.split('\n').map((entry) => entry.trim())) {
+    if (!line) continue;
+    const at = line.lastIndexOf('=');
+    const key = line.slice(0, at).trim();
+    const item = line.slice(at + 1).trim();
+    if (at < 0 || !key || !item) {
+      throw new ApiError(400, code, `“${line}” is not ${what}`);
+    }
+    pairs[key] = item;
+  }
+  return pairs;
+}
+
+/** `group=role` lines into a mapping's roles. */
+export const rolesFrom = (value: string) =>
+  pairsFrom(value, 'group=role (one mapping a line)', 'invalid_mapping');
+
+/** A record as the `key=value` lines it is edited as. */
+export const pairsText = (pairs: Record<string, string> | undefined) =>
+  Object.entries(pairs ?? {})
+    .map(([key, item]) => `${key}=${item}`)
+    .join('\n');
+
+/** The values to copy: term, then the value in a code element that selects whole. */
+export function CopyValues({ values, inline = false }: { values: [string, string][]; inline?: boolean }) {
+  return (
+    <dl class={inline ? 'copy-values inline' : 'copy-values'}>
+      {values.map(([term, value]) => (
+        <div key={term}>
+          <dt>{term}</dt>
+          <dd>
+            <code class="copy">
+              <BreakableUrl url={value} />
+            </code>
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
