@@ -97,14 +97,16 @@ describe('backup and restore across dialects', () => {
     const created = await runGatehouse(['backup', 'create', '--out', file], envFor(sqliteSource.url));
     expect(created.stderr).toBe('');
     expect(created.exitCode).toBe(0);
-    expect(created.stdout).toMatch(/^wrote .*from-sqlite\.ghbk: \d+ tables, \d+ rows, schema 0016_alerts\n$/);
+    expect(created.stdout).toMatch(
+      /^wrote .*from-sqlite\.ghbk: \d+ tables, \d+ rows, schema 0017_federation\n$/,
+    );
     // Compressed and encrypted: no e-mail address or table name appears in the file.
     const raw = readFileSync(file);
     expect(raw.includes('backup-admin-sqlite')).toBe(false);
     expect(raw.includes('audit_events')).toBe(false);
 
     const verified = await runGatehouse(['backup', 'verify', file], envFor(sqliteSource.url));
-    expect(verified.stdout).toMatch(/^OK: \d+ tables, \d+ rows; schema 0016_alerts, from sqlite/);
+    expect(verified.stdout).toMatch(/^OK: \d+ tables, \d+ rows; schema 0017_federation, from sqlite/);
 
     const target = await fresh('postgres');
     const restored = await runGatehouse(['backup', 'restore', file], envFor(target.url));
@@ -213,7 +215,7 @@ describe('backup and restore across dialects', () => {
     expect(moved.exitCode).toBe(0);
     expect(moved.stdout).toMatch(/^users: 6 rows$/m);
     expect(moved.stdout).toMatch(
-      /copied \d+ rows in \d+ tables \(schema 0016_alerts\); counts and checksums match/,
+      /copied \d+ rows in \d+ tables \(schema 0017_federation\); counts and checksums match/,
     );
     expect(await contents(target.url)).toEqual(await contents(sqliteSource.url));
 

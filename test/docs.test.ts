@@ -5,9 +5,11 @@ import { AlertEvents } from '../src/modules/alerts/events.js';
 import { AuditEvents } from '../src/modules/audit/events.js';
 import { AuthzEvents } from '../src/modules/authz/events.js';
 import { BackupEvents } from '../src/modules/backup/events.js';
+import { FederationEvents } from '../src/modules/federation/events.js';
 import { MfaEvents } from '../src/modules/mfa/events.js';
 import { OidcEvents } from '../src/modules/oidc/events.js';
 import { OrgEvents } from '../src/modules/orgs/events.js';
+import { SamlEvents } from '../src/modules/saml/events.js';
 import { SecurityEvents } from '../src/modules/security/events.js';
 import { SessionEvents } from '../src/modules/sessions/events.js';
 import { SystemEvents } from '../src/modules/system/events.js';
@@ -31,6 +33,8 @@ it('documents every security event name in docs/events.md', () => {
     WebhookEvents,
     AlertEvents,
     BackupEvents,
+    FederationEvents,
+    SamlEvents,
   ].flatMap((catalogue) => Object.values(catalogue));
   const missing = names.filter((name) => !document.includes(`\`${name}\``));
   expect(missing).toEqual([]);

@@ -693,8 +693,7 @@ describe('identity limits', () => {
     return harness;
   };
 
-  it('spends the same work, and so about the same time, on every kind of failed sign-in', async () => {
-    // Parameters heavy enough that a skipped hash would stand out far beyond scheduling noise.
+  it('spends the same work (one password verification) on every kind of failed sign-in', async () => {
     const { app } = await node({
       passwords: { argon2: { memoryKiB: 8192, iterations: 2, parallelism: 1 } },
       accounts: {
@@ -737,25 +736,20 @@ describe('identity limits', () => {
       disabled: { email: 'parity-disabled@example.com', password: PASSWORD },
       locked: { email: 'parity-locked@example.com', password: PASSWORD },
     };
-    const medians: Record<string, number> = {};
-    for (const [name, payload] of Object.entries(cases)) {
+    // Exactly one password verification per attempt, whatever the reason for failing: the work (and so the
+    // time, which belongs in bench/, not in a test) does not tell the cases apart.
+    const bodies = new Set<string>();
+    for (const payload of Object.values(cases)) {
       const before = await verifications();
-      const times: number[] = [];
-      for (let round = 0; round < 7; round++) {
-        const started = performance.now();
+      for (let round = 0; round < 3; round++) {
         const response = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload });
-        times.push(performance.now() - started);
         expect(response.statusCode).toBe(401);
+        const { requestId: _requestId, instance: _instance, ...body } = response.json();
+        bodies.add(JSON.stringify(body));
       }
-      // Exactly one password verification per attempt, whatever the reason for failing.
-      expect(await verifications()).toBe(before + 7);
-      medians[name] = times.sort((a, b) => a - b)[3]!;
+      expect(await verifications()).toBe(before + 3);
     }
-    for (const name of ['unknown', 'disabled', 'locked']) {
-      const ratio = medians[name]! / medians.wrong!;
-      expect(ratio, `${name}: ${JSON.stringify(medians)}`).toBeGreaterThan(0.5);
-      expect(ratio, `${name}: ${JSON.stringify(medians)}`).toBeLessThan(2);
-    }
+    expect(bodies.size).toBe(1);
   });
 
   it('evicts the oldest session past the per-user limit', async () => {

@@ -25,6 +25,21 @@ describeEachDialect('encryption keyring', (testDatabase, dialect) => {
       payload: { type: 'totp' },
     });
     expect(enrolled.statusCode, enrolled.body).toBe(201);
+    await before.app.services.federation.createProvider(
+      {
+        slug: 'keyring-idp',
+        name: 'Keyring IdP',
+        preset: 'generic',
+        issuer: 'https://idp.example.com',
+        clientId: 'gatehouse',
+        clientSecret: 'upstream-secret-to-rotate',
+        autoLink: false,
+        allowSignup: true,
+        keepTokens: false,
+        enabled: true,
+      },
+      {},
+    );
     // ...then a node configured with a new first key.
     after = await buildTestApp(testDatabase().url, { overrides: { secrets: { encryptionKeys: [newKey] } } });
   });
@@ -38,9 +53,11 @@ describeEachDialect('encryption keyring', (testDatabase, dialect) => {
     const { db } = after.app.gatehouse.database;
     const seeds = await db.selectFrom('mfa_methods').select(['id', 'secret_sealed']).execute();
     const keys = await db.selectFrom('signing_keys').select(['kid', 'private_sealed']).execute();
+    const providers = await db.selectFrom('identity_providers').select(['id', 'secret']).execute();
     return [
       ...seeds.map((row) => ({ table: 'mfa_methods', id: row.id, sealed: row.secret_sealed! })),
       ...keys.map((row) => ({ table: 'signing_keys', id: row.kid, sealed: row.private_sealed })),
+      ...providers.map((row) => ({ table: 'identity_providers', id: row.id, sealed: row.secret! })),
     ];
   };
 
@@ -58,6 +75,11 @@ describeEachDialect('encryption keyring', (testDatabase, dialect) => {
     expect(reports.map((report) => [report.column, report.failed.length])).toEqual([
       ['TOTP seeds', 0],
       ['signing keys', 0],
+      ['webhook secrets', 0],
+      ['alert channels', 0],
+      ['identity provider secrets', 0],
+      ['upstream tokens', 0],
+      ['SAML identity provider keys', 0],
     ]);
     expect(reports.reduce((sum, report) => sum + report.rewritten, 0)).toBe(initial.length);
     const rotated = await sealedValues();
@@ -65,6 +87,7 @@ describeEachDialect('encryption keyring', (testDatabase, dialect) => {
     // Still usable: the new node signs with the keys it re-encrypted.
     expect((await after.app.services.signingKeys.privateJwks()).length).toBeGreaterThan(0);
     expect(after.logs.text).toContain('"securityEvent":"key.data_rotated"');
+    expect((await after.app.services.federation.getProvider('keyring-idp')).hasClientSecret).toBe(true);
 
     // Run again (as after an interruption): nothing left to do.
     const again = await rotateSealedData({

@@ -53,7 +53,7 @@ describeEachDialect('the system API, with Redis', (testDatabase, dialect) => {
     expect(overview.json()).toMatchObject({
       database: dialect,
       redis: 'standalone',
-      migrations: { latest: '0016_alerts', pending: [], unknown: [] },
+      migrations: { latest: '0017_federation', pending: [], unknown: [] },
     });
     expect(overview.json().uptimeSeconds).toBeGreaterThanOrEqual(0);
 

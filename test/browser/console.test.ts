@@ -467,7 +467,7 @@ describeEachDialect('the admin console in Chromium', (testDatabase, dialect) => 
     await signIn(page, admin);
     await page.getByRole('link', { name: 'System' }).click();
     await page.getByRole('heading', { name: 'System', exact: true }).waitFor();
-    await page.getByText(/schema 0016_alerts/).waitFor();
+    await page.getByText(/schema 0017_federation/).waitFor();
     const row = page.locator('table.jobs tbody tr', { hasText: 'housekeeping.run' });
     await row.waitFor();
     expect(await row.locator('td').nth(4).textContent()).toBe('1');

@@ -88,7 +88,7 @@ export async function withTestApp<T>(
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -106,7 +106,8 @@ export async function listenTestApp(
   overrides: Overrides = {},
   clock?: Clock,
 ): Promise<TestApp & { baseUrl: string }> {
-  const port = await freePort();
+  // A caller that must know the address before the app exists (to register it elsewhere) picks the port.
+  const port = (overrides.server as { port?: number } | undefined)?.port ?? (await freePort());
   const baseUrl = `http://localhost:${port}`;
   const harness = await buildTestApp(databaseUrl, {
     overrides: merge(
