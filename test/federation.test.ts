@@ -3,7 +3,7 @@ import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signedInAccount } from './helpers/accounts.js';
 import { MultiOriginAgent } from './helpers/agent.js';
-import { freePort, listenTestApp, type TestApp } from './helpers/app.js';
+import { closeTestApp, freePort, listenTestApp, type TestApp } from './helpers/app.js';
 import { describeEachDialect } from './helpers/dialects.js';
 import { startGitHubStub, startUpstreamOidc } from './helpers/upstream.js';
 
@@ -64,7 +64,7 @@ describeEachDialect('federated sign-in', (testDatabase, dialect) => {
     });
   });
   afterAll(async () => {
-    await harness?.app.close();
+    await closeTestApp(harness);
     await upstream?.close();
     await github?.close();
   });

@@ -4,10 +4,17 @@ import { signedRedirect } from '../src/modules/saml/test-support.js';
 import type { Dialect } from '../src/platform/db/connection.js';
 import { signedInAccount } from './helpers/accounts.js';
 import { MultiOriginAgent } from './helpers/agent.js';
-import { listenTestApp, type TestApp } from './helpers/app.js';
+import { closeTestApp, listenTestApp, type TestApp } from './helpers/app.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 
 const PASSWORD = 'violet-harbor-lantern-42';
+
+/** A response whose body has been read, so its connection goes back to the pool rather than staying busy. */
+async function drained(pending: Promise<Response>) {
+  const response = await pending;
+  await response.arrayBuffer();
+  return response;
+}
 
 /** The hidden fields and action of the self-submitting form an identity provider answers with. */
 function postedForm(html: string) {
@@ -91,8 +98,8 @@ describeEachDialect('SAML single sign-on between two Gatehouse instances', (test
     });
   });
   afterAll(async () => {
-    await sp?.app.close();
-    await idp?.app.close();
+    await closeTestApp(sp);
+    await closeTestApp(idp);
     await idpDatabase?.drop();
   });
 
@@ -263,7 +270,7 @@ describeEachDialect('SAML single sign-on between two Gatehouse instances', (test
       relayState: 'from-idp',
       privateKeyPem: signing.privateKeyPem,
     });
-    const answered = await fetch(`${sp.baseUrl}/saml/slo/slo?${rawQuery}`, { redirect: 'manual' });
+    const answered = await drained(fetch(`${sp.baseUrl}/saml/slo/slo?${rawQuery}`, { redirect: 'manual' }));
     expect(answered.status).toBe(303);
     const location = new URL(answered.headers.get('location')!);
     expect(`${location.origin}${location.pathname}`).toBe('https://slo-idp.example/slo');
@@ -274,9 +281,13 @@ describeEachDialect('SAML single sign-on between two Gatehouse instances', (test
     expect(JSON.parse(loggedOut!.details!)).toMatchObject({ connection: 'slo', sessionsEnded: 1 });
 
     // The same request again is refused (single use), and an unsigned one too.
-    expect((await fetch(`${sp.baseUrl}/saml/slo/slo?${rawQuery}`, { redirect: 'manual' })).status).toBe(401);
+    expect(
+      (await drained(fetch(`${sp.baseUrl}/saml/slo/slo?${rawQuery}`, { redirect: 'manual' }))).status,
+    ).toBe(401);
     const unsigned = rawQuery.replace(/&SigAlg=[^&]*&Signature=[^&]*$/, '');
-    expect((await fetch(`${sp.baseUrl}/saml/slo/slo?${unsigned}`, { redirect: 'manual' })).status).toBe(401);
+    expect(
+      (await drained(fetch(`${sp.baseUrl}/saml/slo/slo?${unsigned}`, { redirect: 'manual' }))).status,
+    ).toBe(401);
   });
 
   it('keeps the idp slug for its own endpoints, and lets a connection leave its organization', async () => {
@@ -299,11 +310,10 @@ describeEachDialect('SAML single sign-on between two Gatehouse instances', (test
   });
 
   it('answers an unknown app, or one asking for another ACS, with a clear error at the IdP', async () => {
-    const unknown = await fetch(
-      `${idp.baseUrl}/saml/idp/sso?SAMLRequest=${encodeURIComponent('not-a-request')}`,
-      {
+    const unknown = await drained(
+      fetch(`${idp.baseUrl}/saml/idp/sso?SAMLRequest=${encodeURIComponent('not-a-request')}`, {
         redirect: 'manual',
-      },
+      }),
     );
     expect(unknown.status).toBe(400);
   });

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { closeTestApp, listenTestApp, type TestApp } from '../helpers/app.js';
 import { launchChromium } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
@@ -62,7 +62,7 @@ describeEachDialect(
 
     afterAll(async () => {
       await browser?.close();
-      await harness?.app.close();
+      await closeTestApp(harness);
     });
 
     const signIn = async (page: Page, path: string, email: string) => {

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { listenTestApp, type TestApp } from '../helpers/app.js';
+import { closeTestApp, listenTestApp, type TestApp } from '../helpers/app.js';
 import { launchChromium } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
@@ -60,7 +60,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
 
   afterAll(async () => {
     await browser?.close();
-    await harness?.app.close();
+    await closeTestApp(harness);
   });
 
   /** Signed in as the administrator, on the Sign-in providers view; console errors and failures collected. */

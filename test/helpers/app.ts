@@ -88,6 +88,36 @@ export async function withTestApp<T>(
   }
 }
 
+/**
+ * Closes an app, and if that takes longer than `withinMs` fails naming what was still open (database pool,
+ * server connections, the last log lines), instead of a bare hook timeout that says nothing.
+ */
+export async function closeTestApp(harness: TestApp | undefined, withinMs = 20_000): Promise<void> {
+  if (!harness) return;
+  const { app, logs } = harness;
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      app.server.getConnections((_error, connections) => {
+        reject(
+          new Error(
+            `the app did not close within ${withinMs} ms: ${JSON.stringify({
+              pool: app.gatehouse.database.poolStats(),
+              serverConnections: connections,
+              lastLogs: logs.lines.slice(-15),
+            })}`,
+          ),
+        );
+      });
+    }, withinMs);
+  });
+  try {
+    await Promise.race([app.close(), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   const server = createServer();

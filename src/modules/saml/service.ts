@@ -196,7 +196,10 @@ export function createSamlService(deps: SamlServiceDependencies) {
         xml = deps.fetchMetadata
           ? await deps.fetchMetadata(input.metadataUrl, signal)
           : await fetch(input.metadataUrl, { signal, redirect: 'error' }).then((response) => {
-              if (!response.ok) throw new Error(`the metadata URL answered ${response.status}`);
+              if (!response.ok) {
+                void response.body?.cancel();
+                throw new Error(`the metadata URL answered ${response.status}`);
+              }
               return response.text();
             });
       } catch (error) {
