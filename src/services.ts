@@ -505,6 +505,7 @@ export async function createServices(platform: Platform) {
     clock,
     logger,
     queue: jobs,
+    tickMs: config.jobs.schedulerTickMs,
     tasks: [
       {
         name: 'housekeeping',

@@ -45,6 +45,11 @@ export const JobSettingsSchema = Type.Object(
       'A claimed job belongs to its worker for its own timeout plus this; after that another node may take it.',
       1_000,
     ),
+    schedulerTickMs: Milliseconds(
+      15_000,
+      'How often each node looks for scheduled tasks that are due (one node takes each run).',
+      100,
+    ),
     shutdownDrainMs: Milliseconds(10_000, 'How long shutdown waits for running jobs.', 0),
     defaults: Type.Object(
       {
