@@ -1,6 +1,7 @@
 import type { Scenario } from '../harness.js';
 import { auditThroughput } from './audit.js';
 import { authzChecks } from './authz.js';
+import { clusterThroughput } from './cluster.js';
 import { healthLive } from './health-live.js';
 import { passwordLogin, sessionOverhead } from './identity.js';
 import { oidcThroughput } from './oidc.js';
@@ -15,4 +16,5 @@ export const scenarios: readonly Scenario[] = [
   authzChecks,
   rateLimitOverhead,
   auditThroughput,
+  clusterThroughput,
 ];

@@ -113,21 +113,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return { nodes, proxy, url: proxy.url, env, stop };
 }
 
-/** Resolves when the node logs that it is ready; rejects with its output if it exits first. */
-function ready(node: ClusterNode): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const isReady = () => node.output().includes('"msg":"gatehouse is ready"');
-    if (isReady()) return resolve();
-    const onData = () => {
-      if (!isReady()) return;
-      node.child.stdout?.off('data', onData);
-      node.child.stderr?.off('data', onData);
-      resolve();
-    };
-    node.child.stdout?.on('data', onData);
-    node.child.stderr?.on('data', onData);
-    void node.exited.then((code) =>
-      reject(new Error(`${node.name} exited with ${code} before it was ready:\n${node.output()}`)),
-    );
+/**
+ * Resolves when the node answers /health/ready with 200 (whatever its log level); rejects with its output
+ * if it exits first.
+ */
+async function ready(node: ClusterNode): Promise<void> {
+  let exited = false;
+  void node.exited.then(() => {
+    exited = true;
   });
+  for (;;) {
+    if (exited) throw new Error(`${node.name} exited before it was ready:\n${node.output()}`);
+    const answer = await fetch(`${node.url}/health/ready`).catch(() => undefined);
+    if (answer?.status === 200) return;
+    await answer?.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
