@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runGatehouse } from './helpers/cli.js';
-import { type Cluster, type ClusterNode, startCluster } from './helpers/cluster.js';
+import { type Cluster, type ClusterNode, startCluster, waitForOutput } from './helpers/cluster.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from './helpers/dialects.js';
 import { BrowserlessAgent } from './helpers/oidc.js';
 
@@ -244,6 +244,82 @@ describe('a cluster of three nodes behind a load balancer', () => {
     await expect(oidc.refreshTokenGrant(await onNode(c), rotated.refresh_token!)).rejects.toMatchObject({
       error: 'invalid_grant',
     });
+  });
+
+  it('locks an account after failed passwords spread over every node', async () => {
+    const ip = '192.0.2.70';
+    await signUp(a.url, 'lockout@cluster.example', ip);
+    // Five wrong passwords in a row lock the account by default, wherever they land.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const node = cluster.nodes[attempt % 3]!;
+      const refused = await call(node.url, 'POST', '/api/v1/auth/login', {
+        ip,
+        json: { email: 'lockout@cluster.example', password: `wrong-${attempt}-harbor-lantern` },
+      });
+      expect(refused.status, refused.body).toBe(401);
+    }
+    const locked = await call(b.url, 'POST', '/api/v1/auth/login', {
+      ip,
+      json: { email: 'lockout@cluster.example', password: PASSWORD },
+    });
+    // A locked account answers like a wrong password (nothing to learn about accounts), even the right one.
+    expect(locked.status, locked.body).toBe(401);
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ locked_until: string | null }>(
+        `select locked_until from users where email = 'lockout@cluster.example'`,
+      );
+      expect(Number(rows[0]!.locked_until)).toBeGreaterThan(Date.now());
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('publishes and signs with keys rotated from the command line on every node at once', async () => {
+    const kids = async (node: ClusterNode) =>
+      (await call(node.url, 'GET', '/oauth2/jwks', { ip: '192.0.2.80' }))
+        .json()
+        .keys.map((key: { kid: string }) => key.kid) as string[];
+    const before = await kids(b);
+    const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-cli-'));
+    try {
+      const rotated = await runGatehouse(['keys', 'rotate'], { ...cluster.env, GATEHOUSE_DATA_DIR: dataDir });
+      expect(rotated.exitCode, rotated.stderr).toBe(0);
+      const fresh = /new signing keys: ([^;]+);/.exec(rotated.stdout)![1]!.split(', ');
+      for (const node of cluster.nodes) {
+        // Each node reloads its keys when the rotation's message reaches it (or within a minute without Redis).
+        await waitForOutput(
+          node,
+          new RegExp(`signing keys reloaded.*${fresh[0]}|${fresh[0]}.*signing keys reloaded`),
+        );
+        const published = await kids(node);
+        expect(published, node.name).toEqual(expect.arrayContaining([...fresh, ...before]));
+      }
+      // An ID token signed on node C after the rotation carries one of the new keys.
+      const created = await runGatehouse(
+        ['clients', 'create', '--name', 'Keys app', '--grant', 'client_credentials', '--json'],
+        { ...cluster.env, GATEHOUSE_DATA_DIR: dataDir },
+      );
+      expect(created.exitCode, created.stderr).toBe(0);
+      const { client, secret } = JSON.parse(created.stdout);
+      const issued = await fetch(`${c.url}/oauth2/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`,
+        },
+        body: 'grant_type=client_credentials',
+      });
+      expect(issued.status).toBe(200);
+      const token = ((await issued.json()) as { access_token: string }).access_token;
+      if (token.split('.').length === 3) {
+        const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString());
+        expect(fresh).toContain(header.kid);
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('runs each scheduled task once, whichever nodes look for it', async () => {

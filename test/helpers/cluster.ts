@@ -130,3 +130,20 @@ async function ready(node: ClusterNode): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** Resolves once the node has printed a line matching `pattern` (what it logs is how it says it has acted). */
+export function waitForOutput(node: ClusterNode, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!pattern.test(node.output())) return false;
+      node.child.stdout?.off('data', check);
+      node.child.stderr?.off('data', check);
+      resolve();
+      return true;
+    };
+    if (check()) return;
+    node.child.stdout?.on('data', check);
+    node.child.stderr?.on('data', check);
+    void node.exited.then(() => reject(new Error(`${node.name} exited before printing ${pattern}`)));
+  });
+}
