@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { Gauge } from 'prom-client';
+import { createLiveSettings, type LiveSettings } from './config/live.js';
 import { maskSecrets } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { adminUserRoutes } from './modules/accounts/admin-routes.js';
@@ -39,6 +40,7 @@ import { securityRoutes } from './modules/security/routes.js';
 import { hostCookie, registerSessionAuth, sessionCookieFor } from './modules/sessions/plugin.js';
 import { createSystemAdmin } from './modules/system/admin.js';
 import { systemAdminRoutes } from './modules/system/admin-routes.js';
+import { createConfigReloader } from './modules/system/config-reload.js';
 import { jobRoutes } from './modules/system/jobs-routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { createSystemService } from './modules/system/service.js';
@@ -57,6 +59,7 @@ import { REQUEST_ID_HEADER, requestIdFor } from './platform/http/request-id.js';
 import { createLogger, type Logger, lazyChildLogger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createRedis, type RedisHandle } from './platform/redis.js';
+import { createTracing, registerTracing, type Tracing } from './platform/tracing.js';
 import { VERSION } from './platform/version.js';
 import { createServices, type Services } from './services.js';
 
@@ -70,6 +73,8 @@ export interface Platform {
   readonly database: DatabaseHandle;
   readonly redis: RedisHandle | undefined;
   readonly health: HealthRegistry;
+  /** The settings a reload may change (src/config/live.ts): read them here on each use, not from `config`. */
+  readonly live: LiveSettings;
 }
 
 declare module 'fastify' {
@@ -86,6 +91,11 @@ export interface BuildAppOptions {
   /** Where log lines go (tests capture them); stdout by default. */
   readonly logDestination?: DestinationStream;
   readonly clock?: Clock;
+  /**
+   * Reads the configuration sources again (loadConfig with the same environment), for reloads (SIGHUP, the
+   * admin API). Without it a reload finds the configuration the app was built with, so nothing changes.
+   */
+  readonly reloadConfig?: () => Config;
 }
 
 export type GatehouseApp = FastifyInstance<
@@ -187,7 +197,13 @@ export async function createPlatform(config: Config, options: BuildAppOptions = 
     throw error;
   }
   const health = new HealthRegistry(clock, config.health.checkTimeoutMs);
-  const platform: Platform = { config, logger, metrics, clock, secretKey, database, redis, health };
+  const live = createLiveSettings(config, (error) =>
+    logger.error({ err: error }, 'a module could not take a reloaded setting'),
+  );
+  live.logLevel.onChange((level) => {
+    logger.level = level;
+  });
+  const platform: Platform = { config, logger, metrics, clock, secretKey, database, redis, health, live };
   registerPlatformHealth(platform);
   registerPlatformMetrics(platform);
   return platform;
@@ -196,11 +212,18 @@ export async function createPlatform(config: Config, options: BuildAppOptions = 
 /** Builds the Fastify app from plugins. Business logic lives in the modules, not here. */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<GatehouseApp> {
   const platform = await createPlatform(config, options);
+  // Set before the first request when tracing.enabled is on (platform/tracing.ts).
+  let tracing: Tracing | undefined;
   const app = Fastify({
     loggerInstance: platform.logger as FastifyBaseLogger,
     genReqId: requestIdFor,
-    childLoggerFactory: (logger, bindings, childOptions) =>
-      lazyChildLogger(logger as Logger, bindings, childOptions) as FastifyBaseLogger,
+    // With tracing on, the request's span starts here so that every line it logs carries trace_id and span_id.
+    childLoggerFactory: (logger, bindings, childOptions, rawRequest) =>
+      lazyChildLogger(
+        logger as Logger,
+        tracing ? { ...bindings, ...tracing.startRequest(rawRequest) } : bindings,
+        childOptions,
+      ) as FastifyBaseLogger,
     // Probes run every few seconds; logging each would drown the lines that matter.
     logController: new LogController({
       requestIdLogLabel: 'requestId',
@@ -220,7 +243,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('gatehouse', platform);
-  app.decorate('branding', config.accounts.branding);
+  // A getter: pages read the branding on each request, so a reload reaches them.
+  app.decorate('branding', { getter: () => platform.live.branding.get() });
   // Closers run last-registered first, so services stop before the connections they use.
   const closers: (() => Promise<void>)[] = [
     async () => {
@@ -236,7 +260,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
 
   try {
-    await registerPlugins(app, config, platform);
+    tracing = await createTracing(config.tracing, platform.logger);
+    if (tracing) registerTracing(app, tracing);
+    await registerPlugins(app, config, platform, options);
   } catch (error) {
     await app.close();
     throw error;
@@ -244,7 +270,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   return app;
 }
 
-async function registerPlugins(app: GatehouseApp, config: Config, platform: Platform): Promise<void> {
+async function registerPlugins(
+  app: GatehouseApp,
+  config: Config,
+  platform: Platform,
+  options: BuildAppOptions,
+): Promise<void> {
   installProblemHandling(app, { productName: config.accounts.productName });
   // Events recorded while serving a request name its caller and address without each call passing them.
   app.addHook('onRequest', (request, _reply, done) => {
@@ -321,7 +352,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     },
   });
   registerSecurityLayer(app, {
-    settings: config.security,
+    honeypotPaths: platform.live.honeypotPaths,
     blocks: services.security.blocks,
     limiter: services.security.limiter,
     events: services.events,
@@ -467,7 +498,7 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
         return services.risk.refresh({ userId: accountId, email: account.email, ip, userAgent });
       },
       productName: config.accounts.productName,
-      branding: config.accounts.branding,
+      branding: () => platform.live.branding.get(),
       allowPrivateNetworkCalls: config.oidc.allowPrivateNetworkCalls,
       enableEdDSA: config.oidc.enableEdDSA,
       async onLogout(cookieHeader) {
@@ -620,7 +651,20 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
     },
   });
   app.onShutdown(() => systemAdmin.close());
-  await app.register(systemAdminRoutes, { admin: systemAdmin });
+  // SIGHUP (server.ts) and POST /api/v1/admin/system/config/reload: see src/config/live.ts for what reloads.
+  const reloader = await createConfigReloader({
+    config,
+    load: options.reloadConfig ?? (() => config),
+    live: platform.live.all,
+    logger: platform.logger,
+    events: services.events,
+    pubsub: services.pubsub,
+    registry: platform.metrics.registry,
+    secretKey: platform.secretKey,
+  });
+  app.onShutdown(() => reloader.close());
+  app.decorate('configReloader', reloader);
+  await app.register(systemAdminRoutes, { admin: systemAdmin, reloader });
   await app.register(webhookRoutes, { webhooks: services.webhooks });
   await app.register(alertRoutes, { alerts: services.alerts });
   await app.register(jobRoutes, {
@@ -632,6 +676,6 @@ async function registerPlugins(app: GatehouseApp, config: Config, platform: Plat
   await app.register(systemRoutes, {
     service: system,
     metricsRegistry: config.metrics.enabled ? platform.metrics.registry : undefined,
-    effectiveSettings: () => maskSecrets(config),
+    effectiveSettings: () => maskSecrets(reloader.current()),
   });
 }

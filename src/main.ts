@@ -2,10 +2,13 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { isGatehouseError } from './platform/errors.js';
 import { serve } from './server.js';
 
-/** Process entry: config -> app -> listen. Errors before the logger exists go to stderr, plainly. */
+/**
+ * Process entry: config -> app -> listen. Errors before the logger exists go to stderr, plainly. SIGHUP
+ * reads the same sources again (the config file, this environment) and applies what can change live.
+ */
 export async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadConfig({ env });
-  await serve(config);
+  await serve(config, { reloadConfig: () => loadConfig({ env }) });
 }
 
 main(process.env).catch((error: unknown) => {

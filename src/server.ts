@@ -2,11 +2,17 @@ import { buildApp, type GatehouseApp } from './app.js';
 import type { Config } from './config/schema.js';
 import { shutdown } from './platform/shutdown.js';
 
+export interface ServeOptions {
+  /** Reads the configuration sources again (loadConfig with the process environment), for SIGHUP. */
+  readonly reloadConfig?: () => Config;
+}
+
 /**
  * Starts Gatehouse and stops it gracefully on SIGTERM/SIGINT. A second signal while stopping exits at once.
+ * SIGHUP reloads the configuration on this node (what can change without a restart; see src/config/live.ts).
  */
-export async function serve(config: Config): Promise<GatehouseApp> {
-  const app = await buildApp(config);
+export async function serve(config: Config, options: ServeOptions = {}): Promise<GatehouseApp> {
+  const app = await buildApp(config, options);
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {
@@ -44,5 +50,11 @@ export async function serve(config: Config): Promise<GatehouseApp> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // The reload logs, records and counts its outcome itself (an invalid file keeps the running configuration).
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    app.log.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration');
+    app.configReloader.reload('signal').catch(() => {});
+  });
   return app;
 }

@@ -406,7 +406,7 @@ export async function createServices(platform: Platform) {
 
   const security = {
     limiter: createRateLimiter({
-      settings: config.security.rateLimits,
+      settings: platform.live.rateLimits,
       redis,
       registry: metrics.registry,
       logger,
@@ -419,6 +419,7 @@ export async function createServices(platform: Platform) {
       pubsub,
       logger,
       settings: config.security,
+      lists: platform.live.blockLists,
       redis,
       registry: metrics.registry,
     }),

@@ -29,6 +29,10 @@ export const ENV_VARIABLES: Readonly<Record<string, string>> = {
   CORS_ORIGINS: 'http.corsOrigins',
   HEALTH_TOKEN: 'health.token',
   METRICS_TOKEN: 'metrics.token',
+  // The OpenTelemetry names with the same meaning. (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL the SDK appends
+  // /v1/traces to, not the full URL tracing.otlpEndpoint is, so it is not read.)
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'tracing.otlpEndpoint',
+  OTEL_SERVICE_NAME: 'tracing.serviceName',
 };
 const GENERIC_ENV_PREFIX = 'GATEHOUSE__';
 

@@ -190,6 +190,33 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    tracing: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description: 'Export OpenTelemetry traces (a server span per request) over OTLP/HTTP.',
+        }),
+        otlpEndpoint: Type.String({
+          pattern: '^https?://[^/?#]+(/[^?#]*)?$',
+          default: 'http://localhost:4318/v1/traces',
+          errorMessage: 'must be an http:// or https:// URL without query or fragment',
+          description: 'Where spans are sent (OTLP over HTTP, JSON): the full URL, /v1/traces included.',
+        }),
+        serviceName: Type.String({
+          minLength: 1,
+          default: 'gatehouse',
+          description: 'The service.name resource attribute of every span.',
+        }),
+        sampleRatio: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 1,
+          errorMessage: 'must be a number from 0 to 1',
+          description: 'Share of new traces kept; requests with a traceparent follow the caller.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     docs: Type.Object(
       { enabled: Type.Boolean({ default: true }) },
       { default: {}, additionalProperties: false },

@@ -28,13 +28,18 @@ function merge(base: Overrides, extra: Overrides): Overrides {
   return result;
 }
 
-export function testConfig(databaseUrl: string, overrides: Overrides = {}): Config {
+/** `env` is the environment loadConfig sees (GATEHOUSE_CONFIG names a config file); overrides win over it. */
+export function testConfig(
+  databaseUrl: string,
+  overrides: Overrides = {},
+  env: Record<string, string> = {},
+): Config {
   return loadConfig({
-    env: {},
+    env,
     overrides: merge(
       {
         env: 'test',
-        dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-data-')),
+        dataDir: (overrides.dataDir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'gatehouse-data-')),
         database: { url: databaseUrl },
         // One key per database: every node (app) on the same database must share it, as in production.
         secrets: { key: createHash('sha256').update(`gatehouse-test:${databaseUrl}`).digest('hex') },
@@ -51,16 +56,23 @@ export function testConfig(databaseUrl: string, overrides: Overrides = {}): Conf
   });
 }
 
-/** Builds a full Gatehouse app on the given database, capturing its logs. Call `app.close()` after. */
+/**
+ * Builds a full Gatehouse app on the given database, capturing its logs. Call `app.close()` after. With
+ * `configFile`, settings also come from that file (below the overrides), and a configuration reload reads it
+ * again as a restarted node would.
+ */
 export async function buildTestApp(
   databaseUrl: string,
-  options: { overrides?: Overrides; clock?: Clock } = {},
+  options: { overrides?: Overrides; clock?: Clock; configFile?: string } = {},
 ): Promise<TestApp> {
-  const config = testConfig(databaseUrl, options.overrides);
+  const env: Record<string, string> = options.configFile ? { GATEHOUSE_CONFIG: options.configFile } : {};
+  const config = testConfig(databaseUrl, options.overrides, env);
   const logs = new LogCapture();
   const app = await buildApp(config, {
     logDestination: logs,
     ...(options.clock ? { clock: options.clock } : {}),
+    // The same sources again, and the same data directory (not a new temporary one).
+    reloadConfig: () => testConfig(databaseUrl, { ...options.overrides, dataDir: config.dataDir }, env),
   });
   return { app, config, logs };
 }

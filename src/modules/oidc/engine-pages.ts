@@ -7,12 +7,17 @@ import { en, format, type Messages } from '../../platform/messages/en.js';
  * The pages oidc-provider renders itself (logout confirmation, device code entry), in Gatehouse's layout and
  * with its CSP. The engine supplies each form (hidden fields, its id); these pages add the words and buttons.
  */
-export function createEnginePages(productName: string, branding?: Branding, m: Messages = en) {
+export function createEnginePages(
+  productName: string,
+  /** A function is asked on each page (`accounts.branding` reloads). */
+  branding?: Branding | (() => Branding),
+  m: Messages = en,
+) {
   const render = (ctx: KoaContextWithOIDC, content: PageContent, formTargets: readonly string[] = []) => {
     const nonce = newNonce();
     ctx.set(pageHeaders(nonce, formTargets));
     ctx.type = 'html';
-    ctx.body = pageHtml(productName, content, nonce, branding);
+    ctx.body = pageHtml(productName, content, nonce, typeof branding === 'function' ? branding() : branding);
   };
   const text = (value: string) => escapeHtml(value);
 

@@ -104,7 +104,7 @@ export interface OidcProviderDependencies {
   ) => Promise<{ id: string; member: boolean } | undefined>;
   readonly productName: string;
   /** How the engine's own pages (sign-out, device code) look: the same as every other page. */
-  readonly branding?: Branding | undefined;
+  readonly branding?: Branding | (() => Branding) | undefined;
   /** RP-initiated logout confirmed: end the Gatehouse session of this browser too (its Cookie header). */
   readonly onLogout: (cookieHeader: string | undefined) => Promise<void>;
   readonly ttl: { accessTokenSeconds: number; idTokenSeconds: number; refreshTokenSeconds: number };

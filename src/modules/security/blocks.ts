@@ -2,6 +2,7 @@ import { BlockList } from 'node:net';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Live } from '../../config/live.js';
 import type { Clock } from '../../platform/clock.js';
 import type { DatabaseHandle } from '../../platform/db/connection.js';
 import { GatehouseError } from '../../platform/errors.js';
@@ -62,9 +63,10 @@ export type BlockMatch =
 type Actor = RequestContext & { actorUserId?: string | undefined };
 
 /**
- * IP allow and deny lists (config), blocks of IPs, ranges and user agents (admin API, or automatic: abuse and
- * honeypots), escalating for repeat offenders. Blocks live in the database and in memory on every node; any
- * change reloads them everywhere through pub/sub, and expiry needs no reload (checked at match time).
+ * IP allow and deny lists and the user-agent deny list (config, reloadable), blocks of IPs, ranges and user
+ * agents (admin API, or automatic: abuse and honeypots), escalating for repeat offenders. Blocks live in the
+ * database and in memory on every node; any change reloads them everywhere through pub/sub, and expiry needs
+ * no reload (checked at match time).
  */
 export function createBlockService(deps: {
   database: DatabaseHandle;
@@ -73,13 +75,21 @@ export function createBlockService(deps: {
   pubsub: PubSub;
   logger: Logger;
   settings: SecuritySettings;
+  /** The configured lists, read live (they reload); the rest of `settings` is read once. */
+  lists: Live<Pick<SecuritySettings, 'allowList' | 'denyList' | 'userAgentDenyList'>>;
   redis?: RedisHandle | undefined;
   registry: Registry;
 }) {
   const { database, clock, settings } = deps;
-  const allow = rangeList(settings.allowList);
-  const deny = rangeList(settings.denyList);
-  const denyAgents = settings.userAgentDenyList.map((agent) => agent.toLowerCase());
+  const compile = (lists: Pick<SecuritySettings, 'allowList' | 'denyList' | 'userAgentDenyList'>) => ({
+    allow: rangeList(lists.allowList),
+    deny: rangeList(lists.denyList),
+    denyAgents: lists.userAgentDenyList.map((agent) => agent.toLowerCase()),
+  });
+  let { allow, deny, denyAgents } = compile(deps.lists.get());
+  deps.lists.onChange((next) => {
+    ({ allow, deny, denyAgents } = compile(next));
+  });
 
   interface Loaded {
     readonly ips: BlockList;

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Live } from '../../config/live.js';
 import { GatehouseError } from '../../platform/errors.js';
 import type { EventRecorder } from '../../platform/events.js';
 import { requestContext } from '../accounts/routes.js';
@@ -8,7 +9,7 @@ import { SecurityErrors } from './errors.js';
 import { SecurityEvents } from './events.js';
 import { normalizeIp } from './ip.js';
 import { type LimitOutcome, type RateLimiter, rateLimitHeaders } from './rate-limit.js';
-import type { RateLimitClass, SecuritySettings } from './settings.js';
+import type { RateLimitClass } from './settings.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -91,7 +92,8 @@ const pathOf = (url: string) => {
 export function registerSecurityLayer(
   app: FastifyInstance,
   deps: {
-    settings: SecuritySettings;
+    /** `security.honeypotPaths`, read on each request (it reloads). */
+    honeypotPaths: Live<readonly string[]>;
     blocks: BlockService;
     limiter: RateLimiter;
     events: EventRecorder;
@@ -99,13 +101,11 @@ export function registerSecurityLayer(
     tripwire: Tripwire;
   },
 ): void {
-  const { settings, blocks, limiter } = deps;
-  const honeypots = settings.honeypotPaths;
-  const policies = limiter.policies();
+  const { blocks, limiter } = deps;
   app.decorateRequest('deferredRateLimit', undefined);
 
   const applyOutcome = (request: FastifyRequest, reply: FastifyReply, outcome: LimitOutcome) => {
-    const headers = rateLimitHeaders(outcome, policies.get(outcome.policy)!);
+    const headers = rateLimitHeaders(outcome, limiter.policy(outcome.policy));
     if (outcome.allowed) {
       reply.headers(headers);
       return undefined;
@@ -143,7 +143,7 @@ export function registerSecurityLayer(
       done(new GatehouseError(SecurityErrors.access_blocked));
       return;
     }
-    if (honeypots.some((honeypot) => path === honeypot || path.startsWith(`${honeypot}/`))) {
+    if (deps.honeypotPaths.get().some((honeypot) => path === honeypot || path.startsWith(`${honeypot}/`))) {
       const details = {
         decoy: 'path',
         method: request.method,
@@ -164,7 +164,7 @@ export function registerSecurityLayer(
       const clientId = basicClientId(request.headers.authorization);
       if (clientId) deps.tripwire.check('client', clientId, requestContext(request));
     }
-    if (!settings.rateLimits.enabled) {
+    if (!limiter.enabled()) {
       done();
       return;
     }

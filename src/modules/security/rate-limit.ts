@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import {
@@ -6,6 +7,7 @@ import {
   RateLimiterRedis,
   RateLimiterRes,
 } from 'rate-limiter-flexible';
+import type { Live } from '../../config/live.js';
 import type { EventRecorder } from '../../platform/events.js';
 import type { Logger } from '../../platform/logger.js';
 import type { RedisHandle } from '../../platform/redis.js';
@@ -63,29 +65,36 @@ function budget(
  * Request budgets per route class with rate-limiter-flexible: fixed windows plus a burst allowance
  * (BurstyRateLimiter). With Redis, every node spends from one budget; when Redis fails the same limits are
  * enforced per node in memory (never switched off), a metric counts each fallback, and health says so.
+ * The policies are live (`security.rateLimits` reloads): a changed class gets new limiters. Its shared budget
+ * keeps what was spent (same Redis keys); its per-node memory budget starts afresh.
  */
 export function createRateLimiter(deps: {
-  settings: SecuritySettings['rateLimits'];
+  settings: Live<SecuritySettings['rateLimits']>;
   redis?: RedisHandle | undefined;
   registry: Registry;
   logger: Logger;
   events: EventRecorder;
 }) {
+  const limitersFor = (name: RateLimitClass, policy: RateLimitPolicy): Limiters => ({
+    policy,
+    memory: budget(name, policy, (options) => new RateLimiterMemory(options)),
+    shared: deps.redis
+      ? budget(
+          name,
+          policy,
+          (options) => new RateLimiterRedis({ ...options, storeClient: deps.redis!.client }),
+        )
+      : undefined,
+  });
   const limiters = new Map<RateLimitClass, Limiters>();
-  for (const name of RATE_LIMIT_CLASSES) {
-    const policy = deps.settings[name];
-    limiters.set(name, {
-      policy,
-      memory: budget(name, policy, (options) => new RateLimiterMemory(options)),
-      shared: deps.redis
-        ? budget(
-            name,
-            policy,
-            (options) => new RateLimiterRedis({ ...options, storeClient: deps.redis!.client }),
-          )
-        : undefined,
-    });
-  }
+  for (const name of RATE_LIMIT_CLASSES) limiters.set(name, limitersFor(name, deps.settings.get()[name]));
+  deps.settings.onChange((next) => {
+    for (const name of RATE_LIMIT_CLASSES) {
+      if (!isDeepStrictEqual(limiters.get(name)?.policy, next[name])) {
+        limiters.set(name, limitersFor(name, next[name]));
+      }
+    }
+  });
   const fallbacks = new Counter({
     name: 'gatehouse_rate_limit_fallbacks_total',
     help: 'Rate-limit decisions taken in per-node memory because Redis failed.',
@@ -123,8 +132,11 @@ export function createRateLimiter(deps: {
   }
 
   return {
-    policies: (): ReadonlyMap<RateLimitClass, RateLimitPolicy> =>
-      new Map([...limiters].map(([name, entry]) => [name, entry.policy])),
+    /** The policy of one class now. */
+    policy: (name: RateLimitClass): RateLimitPolicy => limiters.get(name)!.policy,
+
+    /** `security.rateLimits.enabled` now. */
+    enabled: (): boolean => deps.settings.get().enabled,
 
     /** Spends one request of `key`'s budget in `name`'s class. */
     async consume(name: RateLimitClass, key: string): Promise<LimitOutcome> {

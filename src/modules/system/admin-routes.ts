@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../platform/http/problem.js';
 import { requires } from '../authz/routes.js';
 import type { SystemAdmin } from './admin.js';
+import type { ConfigReloader } from './config-reload.js';
 
 const Overview = Type.Object({
   version: Type.String(),
@@ -39,12 +40,30 @@ const CacheReport = Type.Object({
   error: Type.Optional(Type.String()),
 });
 const Cleared = Type.Object({ cleared: Type.Record(Type.String(), Type.Integer()) });
+const Reloaded = Type.Object({
+  result: Type.Union([Type.Literal('applied'), Type.Literal('unchanged')]),
+  revision: Type.Integer({
+    description: "This node's configuration revision: 1 at start, one more per reload that applied something",
+  }),
+  hash: Type.String({
+    description: 'A keyed hash of the settings this node now runs with: equal on nodes running the same ones',
+  }),
+  applied: Type.Array(Type.String(), {
+    description: 'Reloadable settings that changed and are now in force',
+  }),
+  restartRequired: Type.Array(Type.String(), {
+    description: 'Settings whose sources changed but that apply only after a restart (not applied)',
+  }),
+  propagated: Type.Boolean({
+    description: 'Whether the other nodes were asked (through Redis) to reload their own sources',
+  }),
+});
 
 /** `/api/v1/admin/system`: the running installation, its database and Redis, for operators. */
-export const systemAdminRoutes: FastifyPluginAsyncTypebox<{ admin: SystemAdmin }> = async (
-  app,
-  { admin },
-) => {
+export const systemAdminRoutes: FastifyPluginAsyncTypebox<{
+  admin: SystemAdmin;
+  reloader?: ConfigReloader | undefined;
+}> = async (app, { admin, reloader }) => {
   const tags = ['system'];
   const read = requires('system:read');
   app.get(
@@ -99,4 +118,24 @@ export const systemAdminRoutes: FastifyPluginAsyncTypebox<{ admin: SystemAdmin }
     },
     async (request) => admin.clearCaches(request.session),
   );
+  if (reloader) {
+    app.post(
+      '/api/v1/admin/system/config/reload',
+      {
+        config: requires('system:write'),
+        schema: {
+          tags,
+          summary:
+            'Read the configuration file and environment again on every node and apply what can change without a restart',
+          description:
+            'This node reloads and answers; the others (through Redis) reload their own sources. Invalid sources change nothing (422 config_reload_invalid, the problems in errors[]).',
+          response: { 200: Reloaded, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const outcome = await reloader.reloadEverywhere(request.id);
+        return { ...outcome, applied: [...outcome.applied], restartRequired: [...outcome.restartRequired] };
+      },
+    );
+  }
 };

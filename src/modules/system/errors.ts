@@ -10,4 +10,9 @@ export const SystemAdminErrors = defineErrorCodes({
     title: 'This needs a sign-in with a second factor in the last few minutes',
     expose: true,
   },
+  config_reload_invalid: {
+    status: 422,
+    title: 'The configuration sources are not valid; nothing was changed',
+    expose: true,
+  },
 });
