@@ -85,6 +85,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       output += chunk;
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // A test run that dies without stop() must not leave nodes running against a dropped schema.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    void exited.then(() => process.off('exit', killOnExit));
     return {
       name: names[index]!,
       port: ports[index]!,
