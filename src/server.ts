@@ -28,6 +28,12 @@ export async function serve(config: Config, options: ServeOptions = {}): Promise
     },
     'gatehouse is ready',
   );
+  if (app.gatehouse.database.dialect === 'postgres' && !app.gatehouse.redis) {
+    // PostgreSQL is how several nodes share data; without Redis their caches and budgets are per node.
+    app.log.warn(
+      'PostgreSQL without Redis: run only one node, or set REDIS_URL so every node shares rate limits and sees revoked sessions, role changes and key rotations at once',
+    );
+  }
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './helpers/dialects.js';
 
 const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 
@@ -80,6 +81,27 @@ describe('the process', () => {
     started.child.kill('SIGTERM');
     expect(await started.exited).toBe(0);
     expect(started.output()).toContain('"msg":"stopped"');
+  });
+
+  it('warns that one node only is safe on PostgreSQL without Redis', async () => {
+    const database = await createTestDatabase('postgres');
+    try {
+      const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
+      directories.push(dataDir);
+      const started = start({
+        GATEHOUSE_DATA_DIR: dataDir,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: database.url,
+      });
+      running.push(started);
+      await waitForLine(started, /PostgreSQL without Redis: run only one node/);
+      expect(started.output()).toContain('"msg":"gatehouse is ready"');
+      started.child.kill('SIGTERM');
+      expect(await started.exited).toBe(0);
+    } finally {
+      await database.drop();
+    }
   });
 
   it('refuses to start with an invalid setting, naming it', async () => {
