@@ -81,18 +81,43 @@ export async function migrateToLatest(
   migrations: Migrations = allMigrations,
 ): Promise<readonly string[]> {
   assertNotNewerThanCode(await migrationStatus(db, migrations));
-  const { error, results }: MigrationResultSet = await (await migrator(db, migrations)).migrateToLatest();
+  const { error, results } = await withRetryBeforeAnyRan(logger, async () =>
+    (await migrator(db, migrations)).migrateToLatest(),
+  );
   const applied = (results ?? [])
     .filter((result) => result.status === 'Success')
     .map((result) => result.migrationName);
   for (const name of applied) logger.info({ migration: name }, 'migration applied');
   if (error) {
     const failed = results?.find((result) => result.status === 'Error')?.migrationName;
-    throw new GatehouseError('migration_failed', `migration ${failed ?? '(unknown)'} failed`, {
-      cause: error,
-    });
+    throw new GatehouseError(
+      'migration_failed',
+      failed
+        ? `migration ${failed} failed`
+        : `migrating failed before any migration ran: ${messageOf(error)}`,
+      { cause: error },
+    );
   }
   return applied;
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Runs the migrator again when it failed before running any migration (checking or creating its own tables,
+ * taking the lock): on PostgreSQL, catalog queries can fail transiently while other schemas are dropped
+ * (seen with many test schemas at once). A migration that fails is never retried.
+ */
+async function withRetryBeforeAnyRan(
+  logger: Logger,
+  run: () => Promise<MigrationResultSet>,
+  attempts = 3,
+): Promise<MigrationResultSet> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await run();
+    if (!outcome.error || outcome.results !== undefined || attempt >= attempts) return outcome;
+    logger.warn({ err: outcome.error, attempt }, 'migrating failed before any migration ran; trying again');
+  }
 }
 
 /** Applies pending migrations up to and including `name` (a restore brings a database to its backup's schema first). */
