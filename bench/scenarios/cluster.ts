@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runGatehouse } from '../../test/helpers/cli.js';
 import { type Cluster, startCluster } from '../../test/helpers/cluster.js';
+import { HAPROXY } from '../../test/helpers/proxy.js';
 import { type Measurement, measure, round, type Scenario } from '../harness.js';
 
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -71,6 +72,8 @@ export const clusterThroughput: Scenario = {
     };
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const measurements: Measurement[] = [];
+    // Debian's HAProxy when installed (CI installs it), as deployments run; otherwise the Node proxy.
+    const viaHaproxy = existsSync(HAPROXY);
     for (const layout of LAYOUTS) {
       const database = await freshSchema();
       const cluster = await startCluster({
@@ -86,6 +89,7 @@ export const clusterThroughput: Scenario = {
         },
         // The built server, as `npm start` runs it.
         command: [process.execPath, 'dist/src/main.js'],
+        proxy: viaHaproxy ? 'haproxy' : 'node',
       });
       try {
         const authorization = await machineClient(cluster);
@@ -132,7 +136,7 @@ export const clusterThroughput: Scenario = {
       measurements,
       figures,
       notes: [
-        'Every process shares the same two cores: the nodes, PostgreSQL, Redis, the proxy (a Node round-robin proxy in this process, test/helpers/proxy.ts) and autocannon (a worker thread). A second node here adds no CPU, so two nodes cannot be faster than one; what this measures is that nothing breaks and what sharing costs per node.',
+        `Every process shares the same two cores: the nodes, PostgreSQL, Redis, the proxy (${viaHaproxy ? "Debian's HAProxy, configured like deploy/haproxy" : 'the Node round-robin proxy in test/helpers/proxy.ts, in this process'}) and autocannon (a worker thread). A second node adds no CPU here; it only lets a second event loop use what one node leaves idle while it waits on PostgreSQL and Redis.`,
         'Nodes run the built server (dist/, as npm start does; run `npm run build` first) with logs at warn, rate limits on with the token budget raised.',
       ],
     };

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './app.js';
-import { type RoundRobinProxy, startRoundRobinProxy } from './proxy.js';
+import { type RoundRobinProxy, startHaproxy, startRoundRobinProxy } from './proxy.js';
 
 /** One Gatehouse process of a cluster. (Used by bench/ too, so no vitest here.) */
 export interface ClusterNode {
@@ -39,6 +39,8 @@ export interface ClusterOptions {
    * One process per node (not the `tsx` wrapper, which forks), so killing it kills the node.
    */
   readonly command?: readonly string[];
+  /** The load balancer: the Node proxy in this process (default) or Debian's HAProxy. */
+  readonly proxy?: 'node' | 'haproxy';
 }
 
 /**
@@ -49,14 +51,18 @@ export interface ClusterOptions {
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const ports = await Promise.all(Array.from({ length: options.nodes }, () => freePort()));
   const names = ports.map((_, index) => `node-${String.fromCharCode(97 + index)}`);
-  const proxy = await startRoundRobinProxy(names.map((name, index) => ({ name, port: ports[index]! })));
+  const backends = names.map((name, index) => ({ name, port: ports[index]! }));
+  // The proxy starts once the nodes are ready (HAProxy would otherwise mark them down first), on a port
+  // chosen now because every node needs the public URL.
+  const proxyPort = await freePort();
+  const publicUrl = `http://127.0.0.1:${proxyPort}`;
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     // Each cluster its own keys in the shared test Redis.
     GATEHOUSE__REDIS__KEY_PREFIX: `gh-cluster-${randomBytes(4).toString('hex')}:`,
     GATEHOUSE_SECRET_KEY: randomBytes(32).toString('hex'),
-    PUBLIC_URL: proxy.url,
+    PUBLIC_URL: publicUrl,
     TRUST_PROXY: 'true',
     LOG_LEVEL: 'info',
     ...options.env,
@@ -98,8 +104,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       exited,
     };
   };
+  let proxy: RoundRobinProxy | undefined;
   const stop = async () => {
-    await proxy.close();
+    await proxy?.close();
     for (const node of nodes) node.child.kill('SIGKILL');
     await Promise.all(nodes.map((node) => node.exited));
     for (const directory of directories) rmSync(directory, { recursive: true, force: true });
@@ -110,11 +117,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await ready(nodes[0]!);
     for (let index = 1; index < options.nodes; index++) nodes.push(start(index));
     await Promise.all(nodes.slice(1).map(ready));
+    proxy =
+      options.proxy === 'haproxy'
+        ? await startHaproxy(backends, { port: proxyPort })
+        : await startRoundRobinProxy(backends, { port: proxyPort });
   } catch (error) {
     await stop();
     throw error;
   }
-  return { nodes, proxy, url: proxy.url, env, stop };
+  return { nodes, proxy: proxy!, url: publicUrl, env, stop };
 }
 
 /**

@@ -1,5 +1,10 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as forward, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './app.js';
 
 /** A backend as the proxy sees it. */
 export interface Backend {
@@ -25,7 +30,7 @@ const NEVER_REACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
  */
 export async function startRoundRobinProxy(
   backends: readonly Backend[],
-  options: { downForMs?: number } = {},
+  options: { downForMs?: number; port?: number } = {},
 ): Promise<RoundRobinProxy> {
   const downForMs = options.downForMs ?? 5_000;
   const downUntil = new Map<string, number>();
@@ -89,7 +94,7 @@ export async function startRoundRobinProxy(
     };
     attempt();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     answeredBy,
@@ -105,4 +110,77 @@ async function readBody(incoming: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of incoming) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+export const HAPROXY = '/usr/sbin/haproxy';
+
+/**
+ * Debian's HAProxy in front of the backends, configured like deploy/haproxy/haproxy.cfg (round robin, no
+ * stickiness, X-Forwarded-For, a refused connection redispatched, /health/ready checks) with loopback
+ * servers instead of Docker's DNS. `answeredBy` stays empty: HAProxy names the server in `x-served-by`.
+ */
+export async function startHaproxy(
+  backends: readonly Backend[],
+  options: { port?: number } = {},
+): Promise<RoundRobinProxy> {
+  const port = options.port ?? (await freePort());
+  const directory = mkdtempSync(join(tmpdir(), 'gatehouse-haproxy-'));
+  const file = join(directory, 'haproxy.cfg');
+  writeFileSync(
+    file,
+    [
+      'global',
+      '    maxconn 4096',
+      'defaults',
+      '    mode http',
+      '    retries 2',
+      '    retry-on conn-failure',
+      '    option redispatch 1',
+      '    timeout connect 5s',
+      '    timeout client 60s',
+      '    timeout server 60s',
+      '    timeout http-request 30s',
+      '    timeout http-keep-alive 60s',
+      'frontend gatehouse_http',
+      `    bind 127.0.0.1:${port}`,
+      '    option forwardfor',
+      '    default_backend gatehouse',
+      'backend gatehouse',
+      '    balance roundrobin',
+      '    option httpchk GET /health/ready',
+      '    http-check expect status 200',
+      '    http-response set-header x-served-by %s',
+      ...backends.map((backend) => `    server ${backend.name} 127.0.0.1:${backend.port} check inter 2s`),
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(HAPROXY, ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  // Listening once a connection is accepted (any answer, even 503 before the backends are up).
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited: ${output}`);
+    const answer = await fetch(`${url}/health/live`).catch(() => undefined);
+    if (answer) {
+      await answer.arrayBuffer();
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    answeredBy: [],
+    async close() {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
 }
