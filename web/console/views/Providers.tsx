@@ -1,8 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { formatTime } from '../format.js';
 import { type Notice, NoticeLine, useNotice } from '../notice.js';
-import { BreakableUrl, pairsText, rolesFrom, text, words, yesNo } from './provider-fields.js';
+import {
+  BreakableUrl,
+  pairsText,
+  RowActionButtons,
+  rolesFrom,
+  StateBadge,
+  text,
+  words,
+  yesNo,
+} from './provider-fields.js';
 import { SamlAppsSection } from './SamlApps.js';
 import { SamlConnectionsSection } from './SamlConnections.js';
 
@@ -510,15 +518,10 @@ export function ProvidersView({ canWrite }: { canWrite: boolean }) {
                       keeps tokens: {yesNo(provider.keepTokens)}
                     </td>
                     <td>
-                      <span class={`badge ${provider.enabled ? 'status-active' : 'status-disabled'}`}>
-                        {provider.enabled ? 'enabled' : 'disabled'}
-                      </span>
-                      {provider.source === 'database' && provider.updatedAt && (
-                        <>
-                          <br />
-                          <span class="muted">changed {formatTime(provider.updatedAt)}</span>
-                        </>
-                      )}
+                      <StateBadge
+                        enabled={provider.enabled}
+                        updatedAt={provider.source === 'database' ? provider.updatedAt : undefined}
+                      />
                     </td>
                     <td class="row-actions">
                       {provider.source === 'config' ? (
@@ -529,32 +532,13 @@ export function ProvidersView({ canWrite }: { canWrite: boolean }) {
                         </>
                       ) : (
                         canWrite && (
-                          <>
-                            <button
-                              type="button"
-                              class="secondary small"
-                              aria-label={`Edit ${provider.name}`}
-                              onClick={() => startEditing(provider)}
-                            >
-                              Edit
-                            </button>
-                            <button
-                              type="button"
-                              class="secondary small"
-                              aria-label={`${provider.enabled ? 'Disable' : 'Enable'} ${provider.name}`}
-                              onClick={() => toggle(provider)}
-                            >
-                              {provider.enabled ? 'Disable' : 'Enable'}
-                            </button>
-                            <button
-                              type="button"
-                              class="secondary small danger"
-                              aria-label={`Delete ${provider.name}`}
-                              onClick={() => remove(provider)}
-                            >
-                              Delete
-                            </button>
-                          </>
+                          <RowActionButtons
+                            label={provider.name}
+                            enabled={provider.enabled}
+                            onEdit={() => startEditing(provider)}
+                            onToggle={() => toggle(provider)}
+                            onRemove={() => remove(provider)}
+                          />
                         )
                       )}
                     </td>

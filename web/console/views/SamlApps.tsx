@@ -1,8 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
-import { formatTime } from '../format.js';
 import { type Notice, NoticeLine, useNotice } from '../notice.js';
-import { BreakableUrl, CopyValues, pairsFrom, pairsText, text } from './provider-fields.js';
+import {
+  BreakableUrl,
+  CopyValues,
+  pairsFrom,
+  pairsText,
+  RowActionButtons,
+  StateBadge,
+  text,
+} from './provider-fields.js';
 
 const APPS = '/api/v1/admin/saml/apps';
 
@@ -351,40 +358,17 @@ export function SamlAppsSection({ canWrite }: { canWrite: boolean }) {
                     </code>
                   </td>
                   <td>
-                    <span class={`badge ${app.enabled ? 'status-active' : 'status-disabled'}`}>
-                      {app.enabled ? 'enabled' : 'disabled'}
-                    </span>
-                    <br />
-                    <span class="muted">changed {formatTime(app.updatedAt)}</span>
+                    <StateBadge enabled={app.enabled} updatedAt={app.updatedAt} />
                   </td>
                   <td class="row-actions">
                     {canWrite && (
-                      <>
-                        <button
-                          type="button"
-                          class="secondary small"
-                          aria-label={`Edit SAML app ${app.name}`}
-                          onClick={() => startEditing(app)}
-                        >
-                          Edit
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary small"
-                          aria-label={`${app.enabled ? 'Disable' : 'Enable'} SAML app ${app.name}`}
-                          onClick={() => toggle(app)}
-                        >
-                          {app.enabled ? 'Disable' : 'Enable'}
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary small danger"
-                          aria-label={`Delete SAML app ${app.name}`}
-                          onClick={() => remove(app)}
-                        >
-                          Delete
-                        </button>
-                      </>
+                      <RowActionButtons
+                        label={`SAML app ${app.name}`}
+                        enabled={app.enabled}
+                        onEdit={() => startEditing(app)}
+                        onToggle={() => toggle(app)}
+                        onRemove={() => remove(app)}
+                      />
                     )}
                   </td>
                 </tr>

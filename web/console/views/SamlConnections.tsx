@@ -1,8 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
-import { formatTime } from '../format.js';
 import { type Notice, NoticeLine, useNotice } from '../notice.js';
-import { BreakableUrl, CopyValues, pairsText, rolesFrom, text, yesNo } from './provider-fields.js';
+import {
+  BreakableUrl,
+  CopyValues,
+  pairsText,
+  RowActionButtons,
+  rolesFrom,
+  StateBadge,
+  text,
+  yesNo,
+} from './provider-fields.js';
 
 interface SamlMapping {
   email?: string;
@@ -554,40 +562,17 @@ export function SamlConnectionsSection({ canWrite }: { canWrite: boolean }) {
                     sign-up: {yesNo(connection.allowSignup)}
                   </td>
                   <td>
-                    <span class={`badge ${connection.enabled ? 'status-active' : 'status-disabled'}`}>
-                      {connection.enabled ? 'enabled' : 'disabled'}
-                    </span>
-                    <br />
-                    <span class="muted">changed {formatTime(connection.updatedAt)}</span>
+                    <StateBadge enabled={connection.enabled} updatedAt={connection.updatedAt} />
                   </td>
                   <td class="row-actions">
                     {canWrite && (
-                      <>
-                        <button
-                          type="button"
-                          class="secondary small"
-                          aria-label={`Edit SAML connection ${connection.name}`}
-                          onClick={() => startEditing(connection)}
-                        >
-                          Edit
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary small"
-                          aria-label={`${connection.enabled ? 'Disable' : 'Enable'} SAML connection ${connection.name}`}
-                          onClick={() => toggle(connection)}
-                        >
-                          {connection.enabled ? 'Disable' : 'Enable'}
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary small danger"
-                          aria-label={`Delete SAML connection ${connection.name}`}
-                          onClick={() => remove(connection)}
-                        >
-                          Delete
-                        </button>
-                      </>
+                      <RowActionButtons
+                        label={`SAML connection ${connection.name}`}
+                        enabled={connection.enabled}
+                        onEdit={() => startEditing(connection)}
+                        onToggle={() => toggle(connection)}
+                        onRemove={() => remove(connection)}
+                      />
                     )}
                   </td>
                 </tr>

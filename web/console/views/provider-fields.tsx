@@ -1,4 +1,5 @@
 import { ApiError } from '../api.js';
+import { formatTime } from '../format.js';
 
 /** Pieces shared by the sign-in provider sections (OpenID Connect and OAuth 2.0, SAML connections, SAML apps). */
 
@@ -66,5 +67,55 @@ export function CopyValues({ values, inline = false }: { values: [string, string
         </div>
       ))}
     </dl>
+  );
+}
+
+/** A row's state: enabled or not, and when it last changed (when it can change: configured rows cannot). */
+export function StateBadge({ enabled, updatedAt }: { enabled: boolean; updatedAt?: string | undefined }) {
+  return (
+    <>
+      <span class={`badge ${enabled ? 'status-active' : 'status-disabled'}`}>
+        {enabled ? 'enabled' : 'disabled'}
+      </span>
+      {updatedAt && (
+        <>
+          <br />
+          <span class="muted">changed {formatTime(updatedAt)}</span>
+        </>
+      )}
+    </>
+  );
+}
+
+/** Edit, enable or disable, and delete; `label` names the row for screen readers ("SAML app Acme"). */
+export function RowActionButtons(props: {
+  label: string;
+  enabled: boolean;
+  onEdit(): void;
+  onToggle(): void;
+  onRemove(): void;
+}) {
+  return (
+    <>
+      <button type="button" class="secondary small" aria-label={`Edit ${props.label}`} onClick={props.onEdit}>
+        Edit
+      </button>
+      <button
+        type="button"
+        class="secondary small"
+        aria-label={`${props.enabled ? 'Disable' : 'Enable'} ${props.label}`}
+        onClick={props.onToggle}
+      >
+        {props.enabled ? 'Disable' : 'Enable'}
+      </button>
+      <button
+        type="button"
+        class="secondary small danger"
+        aria-label={`Delete ${props.label}`}
+        onClick={props.onRemove}
+      >
+        Delete
+      </button>
+    </>
   );
 }
