@@ -376,6 +376,36 @@ export function createAccountService(deps: AccountServiceDependencies) {
   }
 
   /** The end of every successful sign-in, whatever proved it: counters cleared, a session, an event, a notice. */
+  /**
+   * The first factor is proven (a password, an upstream provider): the MFA policy asks for a second one, or
+   * the session starts. A risky sign-in proves its second factor even on a remembered device.
+   */
+  async function afterFirstFactor(
+    user: UserRow,
+    context: RequestContext & { rememberedDevice?: string | undefined },
+    attempt: Parameters<NonNullable<typeof deps.risk>['assess']>[0],
+    assessment: RiskAssessment | undefined,
+    amr: string,
+  ): Promise<LoginResult | MfaPendingResult> {
+    const firstFactor: Authentication = { amr: [amr], acr: '1' };
+    const gate: SignInGate = deps.secondFactor
+      ? await deps.secondFactor.afterFirstFactor(toMfaUser(user), context, {
+          ignoreRememberedDevice: assessment?.action === 'mfa',
+          firstFactor,
+        })
+      : { next: 'session', authentication: firstFactor };
+    if (gate.next === 'mfa') {
+      if (assessment) await deps.risk!.decided(attempt, assessment, amr, 'challenged');
+      return { status: 'mfa_required', ...gate };
+    }
+    return completeSignIn(
+      user,
+      context,
+      { ...gate.authentication, ...(gate.restriction ? { restriction: gate.restriction } : {}) },
+      assessment,
+    );
+  }
+
   async function completeSignIn(
     user: UserRow,
     context: RequestContext,
@@ -545,24 +575,9 @@ export function createAccountService(deps: AccountServiceDependencies) {
         deps.mail.send({ ...message, to: user.email, tag: 'sign-in-refused' });
         throw invalidCredentials();
       }
-      const gate: SignInGate = deps.secondFactor
-        ? await deps.secondFactor.afterFirstFactor(toMfaUser(user), context, {
-            // A risky sign-in proves its second factor even on a remembered device.
-            ignoreRememberedDevice: assessment?.action === 'mfa',
-          })
-        : { next: 'session', authentication: { amr: ['pwd'], acr: '1' } };
       // Failure counters are cleared only when every factor is proven; otherwise a known password could be
       // replayed between guesses at the second factor to dodge the lockout.
-      if (gate.next === 'mfa') {
-        if (assessment) await deps.risk!.decided(attempt, assessment, 'pwd', 'challenged');
-        return { status: 'mfa_required', ...gate };
-      }
-      return completeSignIn(
-        user,
-        context,
-        { ...gate.authentication, ...(gate.restriction ? { restriction: gate.restriction } : {}) },
-        assessment,
-      );
+      return afterFirstFactor(user, context, attempt, assessment, 'pwd');
     },
 
     /**
@@ -601,23 +616,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         await deps.risk!.decided(attempt, assessment, via.amr, 'refused');
         throw await refuse('risk');
       }
-      const firstFactor: Authentication = { amr: [via.amr], acr: '1' };
-      const gate: SignInGate = deps.secondFactor
-        ? await deps.secondFactor.afterFirstFactor(toMfaUser(user), context, {
-            ignoreRememberedDevice: assessment?.action === 'mfa',
-            firstFactor,
-          })
-        : { next: 'session', authentication: firstFactor };
-      if (gate.next === 'mfa') {
-        if (assessment) await deps.risk!.decided(attempt, assessment, via.amr, 'challenged');
-        return { status: 'mfa_required', ...gate };
-      }
-      return completeSignIn(
-        user,
-        context,
-        { ...gate.authentication, ...(gate.restriction ? { restriction: gate.restriction } : {}) },
-        assessment,
-      );
+      return afterFirstFactor(user, context, attempt, assessment, via.amr);
     },
 
     /**
