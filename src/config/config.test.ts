@@ -61,6 +61,13 @@ describe('loadConfig', () => {
     expect(config.http.corsOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
   });
 
+  it('reads TRUST_PROXY=1 as one hop and yes as true, and keeps boolean settings boolean', () => {
+    expect(loadConfig({ env: { TRUST_PROXY: '1' } }).server.trustProxy).toBe(1);
+    expect(loadConfig({ env: { TRUST_PROXY: 'yes' } }).server.trustProxy).toBe(true);
+    expect(loadConfig({ env: { TRUST_PROXY: '10.0.0.0/8' } }).server.trustProxy).toBe('10.0.0.0/8');
+    expect(loadConfig({ env: { GATEHOUSE__HTTP__COMPRESSION: '1' } }).http.compression).toBe(true);
+  });
+
   it('reads any setting from GATEHOUSE__SECTION__KEY, case-insensitively', () => {
     const config = loadConfig({
       env: { GATEHOUSE__DATABASE__SLOWQUERYMS: '50', GATEHOUSE__http__compression: 'false' },

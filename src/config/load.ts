@@ -108,11 +108,12 @@ function coerce(raw: string, schema: TSchema): unknown {
   if (schema.type === 'array') {
     return text === '' ? [] : text.split(',').map((item) => coerce(item, schema.items as TSchema));
   }
+  // A number wins over a boolean where a setting takes both: TRUST_PROXY=1 is one hop, not "trust all".
+  if (kinds.some((kind) => kind.type === 'integer' || kind.type === 'number') && /^-?\d+(\.\d+)?$/.test(text))
+    return Number(text);
   for (const kind of kinds) {
     if (kind.type === 'boolean' && /^(true|false|1|0|yes|no)$/i.test(text))
       return /^(true|1|yes)$/i.test(text);
-    if ((kind.type === 'integer' || kind.type === 'number') && /^-?\d+(\.\d+)?$/.test(text))
-      return Number(text);
   }
   return text;
 }
