@@ -276,6 +276,35 @@ describe('a cluster of three nodes behind a load balancer', () => {
     }
   });
 
+  it('sees one password tried on many accounts as stuffing, though each node saw it only once', async () => {
+    const victims = ['stuffed-1', 'stuffed-2', 'stuffed-3'];
+    const ids: string[] = [];
+    for (const [index, name] of victims.entries())
+      ids.push(await signUp(a.url, `${name}@cluster.example`, `192.0.2.9${index}`));
+    // One leaked password against three accounts, from three addresses, one attempt per node.
+    for (const [index, name] of victims.entries()) {
+      const refused = await call(cluster.nodes[index]!.url, 'POST', '/api/v1/auth/login', {
+        ip: `203.0.113.${index + 1}`,
+        json: { email: `${name}@cluster.example`, password: 'leaked-password-from-elsewhere-1' },
+      });
+      expect(refused.status, refused.body).toBe(401);
+    }
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ reasons: string }>(
+        `select reasons from security_sign_ins where user_id = $1 and outcome = 'failed'`,
+        [ids[2]],
+      );
+      // The third attempt counts three accounts for that password: the count is in Redis, not in a node.
+      expect(rows.map((row) => JSON.parse(row.reasons))).toContainEqual(
+        expect.arrayContaining(['passwordManyAccounts']),
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
   it('publishes and signs with keys rotated from the command line on every node at once', async () => {
     const kids = async (node: ClusterNode) =>
       (await call(node.url, 'GET', '/oauth2/jwks', { ip: '192.0.2.80' }))
