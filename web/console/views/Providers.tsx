@@ -8,6 +8,7 @@ import {
   rolesFrom,
   StateBadge,
   text,
+  useEditableRows,
   words,
   yesNo,
 } from './provider-fields.js';
@@ -363,8 +364,6 @@ function ProviderForm({
  */
 export function ProvidersView({ canWrite }: { canWrite: boolean }) {
   const [providers, setProviders] = useState<Provider[] | undefined>();
-  const [creating, setCreating] = useState(false);
-  const [editing, setEditing] = useState<string | undefined>();
   const load = async () =>
     setProviders((await api<{ providers: Provider[] }>('/api/v1/admin/identity-providers')).providers);
   const { notice, setNotice, run, fail } = useNotice(load);
@@ -372,53 +371,14 @@ export function ProvidersView({ canWrite }: { canWrite: boolean }) {
     load().catch(fail);
   }, []);
 
-  const create = async (body: Record<string, unknown>) => {
-    const done = await run(
-      () => api('/api/v1/admin/identity-providers', { method: 'POST', body }),
-      `${String(body.name)} added. Register its callback URL at the provider.`,
-    );
-    if (done) setCreating(false);
-    return done;
-  };
-  const save = async (provider: Provider, body: Record<string, unknown>) => {
-    const done = await run(
-      () => api(`/api/v1/admin/identity-providers/${provider.id}`, { method: 'PATCH', body }),
-      `${String(body.name)} saved.`,
-    );
-    if (done) setEditing(undefined);
-    return done;
-  };
-  const toggle = (provider: Provider) =>
-    run(
-      () =>
-        api(`/api/v1/admin/identity-providers/${provider.id}`, {
-          method: 'PATCH',
-          body: { enabled: !provider.enabled },
-        }),
-      `${provider.name} ${provider.enabled ? 'disabled' : 'enabled'}.`,
-    );
-  const remove = (provider: Provider) => {
-    if (
-      !window.confirm(
+  const { creating, editing, create, save, toggle, remove, startCreating, startEditing, cancel } =
+    useEditableRows<Provider>({
+      base: '/api/v1/admin/identity-providers',
+      notice: { run, setNotice },
+      added: (name) => `${name} added. Register its callback URL at the provider.`,
+      deleting: (provider) =>
         `Delete ${provider.name}? Its links go with it: people who signed in through it keep their accounts, but need another way in.`,
-      )
-    )
-      return;
-    void run(
-      () => api(`/api/v1/admin/identity-providers/${provider.id}`, { method: 'DELETE' }),
-      `${provider.name} deleted.`,
-    );
-  };
-  const startCreating = () => {
-    setEditing(undefined);
-    setNotice(undefined);
-    setCreating(true);
-  };
-  const startEditing = (provider: Provider) => {
-    setCreating(false);
-    setNotice(undefined);
-    setEditing(provider.id);
-  };
+    });
 
   return (
     <section aria-labelledby="providers-title">
@@ -438,17 +398,7 @@ export function ProvidersView({ canWrite }: { canWrite: boolean }) {
         </div>
         {/* While a form is open, what happened to it shows under it. */}
         {!creating && !editing && <NoticeLine notice={notice} />}
-        {creating && (
-          <ProviderForm
-            notice={notice}
-            onSubmit={create}
-            onInvalid={fail}
-            onCancel={() => {
-              setNotice(undefined);
-              setCreating(false);
-            }}
-          />
-        )}
+        {creating && <ProviderForm notice={notice} onSubmit={create} onInvalid={fail} onCancel={cancel} />}
         <div class="table-scroll">
           <table class="providers">
             <thead>
@@ -470,10 +420,7 @@ export function ProvidersView({ canWrite }: { canWrite: boolean }) {
                         notice={notice}
                         onSubmit={(body) => save(provider, body)}
                         onInvalid={fail}
-                        onCancel={() => {
-                          setNotice(undefined);
-                          setEditing(undefined);
-                        }}
+                        onCancel={cancel}
                       />
                     </td>
                   </tr>

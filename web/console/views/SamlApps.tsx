@@ -9,6 +9,7 @@ import {
   RowActionButtons,
   StateBadge,
   text,
+  useEditableRows,
 } from './provider-fields.js';
 
 const APPS = '/api/v1/admin/saml/apps';
@@ -199,8 +200,6 @@ function AppForm({
 export function SamlAppsSection({ canWrite }: { canWrite: boolean }) {
   const [apps, setApps] = useState<SamlApp[] | undefined>();
   const [idp, setIdp] = useState<IdpAddresses | undefined>();
-  const [creating, setCreating] = useState(false);
-  const [editing, setEditing] = useState<string | undefined>();
   const load = async () => {
     const answer = await api<{ apps: SamlApp[]; idp: IdpAddresses }>(APPS);
     setApps(answer.apps);
@@ -211,44 +210,14 @@ export function SamlAppsSection({ canWrite }: { canWrite: boolean }) {
     load().catch(fail);
   }, []);
 
-  const create = async (body: Record<string, unknown>) => {
-    const done = await run(
-      () => api(APPS, { method: 'POST', body }),
-      `${String(body.name)} added. Give it our metadata URL.`,
-    );
-    if (done) setCreating(false);
-    return done;
-  };
-  const save = async (app: SamlApp, body: Record<string, unknown>) => {
-    const done = await run(
-      () => api(`${APPS}/${app.id}`, { method: 'PATCH', body }),
-      `${String(body.name)} saved.`,
-    );
-    if (done) setEditing(undefined);
-    return done;
-  };
-  const toggle = (app: SamlApp) =>
-    run(
-      () => api(`${APPS}/${app.id}`, { method: 'PATCH', body: { enabled: !app.enabled } }),
-      `${app.name} ${app.enabled ? 'disabled' : 'enabled'}.`,
-    );
-  const remove = (app: SamlApp) => {
-    if (
-      !window.confirm(`Delete the SAML app ${app.name}? People can no longer sign in to it with Gatehouse.`)
-    )
-      return;
-    void run(() => api(`${APPS}/${app.id}`, { method: 'DELETE' }), `${app.name} deleted.`);
-  };
-  const startCreating = () => {
-    setEditing(undefined);
-    setNotice(undefined);
-    setCreating(true);
-  };
-  const startEditing = (app: SamlApp) => {
-    setCreating(false);
-    setNotice(undefined);
-    setEditing(app.id);
-  };
+  const { creating, editing, create, save, toggle, remove, startCreating, startEditing, cancel } =
+    useEditableRows<SamlApp>({
+      base: APPS,
+      notice: { run, setNotice },
+      added: (name) => `${name} added. Give it our metadata URL.`,
+      deleting: (app) =>
+        `Delete the SAML app ${app.name}? People can no longer sign in to it with Gatehouse.`,
+    });
 
   return (
     <section aria-labelledby="saml-apps-title" class="provider-section">
@@ -279,17 +248,7 @@ export function SamlAppsSection({ canWrite }: { canWrite: boolean }) {
         />
       )}
       {!creating && !editing && <NoticeLine notice={notice} />}
-      {creating && (
-        <AppForm
-          notice={notice}
-          onSubmit={create}
-          onInvalid={fail}
-          onCancel={() => {
-            setNotice(undefined);
-            setCreating(false);
-          }}
-        />
-      )}
+      {creating && <AppForm notice={notice} onSubmit={create} onInvalid={fail} onCancel={cancel} />}
       <div class="table-scroll">
         <table class="saml-apps">
           <thead>
@@ -311,10 +270,7 @@ export function SamlAppsSection({ canWrite }: { canWrite: boolean }) {
                       notice={notice}
                       onSubmit={(body) => save(app, body)}
                       onInvalid={fail}
-                      onCancel={() => {
-                        setNotice(undefined);
-                        setEditing(undefined);
-                      }}
+                      onCancel={cancel}
                     />
                   </td>
                 </tr>

@@ -9,6 +9,7 @@ import {
   rolesFrom,
   StateBadge,
   text,
+  useEditableRows,
   yesNo,
 } from './provider-fields.js';
 
@@ -406,8 +407,6 @@ function MappingSummary({ mapping }: { mapping: SamlMapping }) {
 export function SamlConnectionsSection({ canWrite }: { canWrite: boolean }) {
   const [connections, setConnections] = useState<Connection[] | undefined>();
   const [organizations, setOrganizations] = useState<Organization[]>([]);
-  const [creating, setCreating] = useState(false);
-  const [editing, setEditing] = useState<string | undefined>();
   const load = async () =>
     setConnections((await api<{ connections: Connection[] }>(CONNECTIONS)).connections);
   const { notice, setNotice, run, fail } = useNotice(load);
@@ -421,50 +420,14 @@ export function SamlConnectionsSection({ canWrite }: { canWrite: boolean }) {
   const organizationOf = (connection: Connection) =>
     organizations.find((organization) => organization.id === connection.organizationId);
 
-  const create = async (body: Record<string, unknown>) => {
-    const done = await run(
-      () => api(CONNECTIONS, { method: 'POST', body }),
-      `${String(body.name)} added. Give its identity provider the entity ID and ACS URL listed.`,
-    );
-    if (done) setCreating(false);
-    return done;
-  };
-  const save = async (connection: Connection, body: Record<string, unknown>) => {
-    const done = await run(
-      () => api(`${CONNECTIONS}/${connection.id}`, { method: 'PATCH', body }),
-      `${String(body.name)} saved.`,
-    );
-    if (done) setEditing(undefined);
-    return done;
-  };
-  const toggle = (connection: Connection) =>
-    run(
-      () =>
-        api(`${CONNECTIONS}/${connection.id}`, { method: 'PATCH', body: { enabled: !connection.enabled } }),
-      `${connection.name} ${connection.enabled ? 'disabled' : 'enabled'}.`,
-    );
-  const remove = (connection: Connection) => {
-    if (
-      !window.confirm(
+  const { creating, editing, create, save, toggle, remove, startCreating, startEditing, cancel } =
+    useEditableRows<Connection>({
+      base: CONNECTIONS,
+      notice: { run, setNotice },
+      added: (name) => `${name} added. Give its identity provider the entity ID and ACS URL listed.`,
+      deleting: (connection) =>
         `Delete the SAML connection ${connection.name}? Its links go with it: people who signed in through it keep their accounts, but need another way in.`,
-      )
-    )
-      return;
-    void run(
-      () => api(`${CONNECTIONS}/${connection.id}`, { method: 'DELETE' }),
-      `${connection.name} deleted.`,
-    );
-  };
-  const startCreating = () => {
-    setEditing(undefined);
-    setNotice(undefined);
-    setCreating(true);
-  };
-  const startEditing = (connection: Connection) => {
-    setCreating(false);
-    setNotice(undefined);
-    setEditing(connection.id);
-  };
+    });
 
   return (
     <section aria-labelledby="saml-connections-title" class="provider-section">
@@ -487,10 +450,7 @@ export function SamlConnectionsSection({ canWrite }: { canWrite: boolean }) {
           notice={notice}
           onSubmit={create}
           onInvalid={fail}
-          onCancel={() => {
-            setNotice(undefined);
-            setCreating(false);
-          }}
+          onCancel={cancel}
         />
       )}
       <div class="table-scroll">
@@ -517,10 +477,7 @@ export function SamlConnectionsSection({ canWrite }: { canWrite: boolean }) {
                       notice={notice}
                       onSubmit={(body) => save(connection, body)}
                       onInvalid={fail}
-                      onCancel={() => {
-                        setNotice(undefined);
-                        setEditing(undefined);
-                      }}
+                      onCancel={cancel}
                     />
                   </td>
                 </tr>

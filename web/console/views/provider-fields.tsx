@@ -1,5 +1,7 @@
-import { ApiError } from '../api.js';
+import { useState } from 'preact/hooks';
+import { ApiError, api } from '../api.js';
 import { formatTime } from '../format.js';
+import type { useNotice } from '../notice.js';
 
 /** Pieces shared by the sign-in provider sections (OpenID Connect and OAuth 2.0, SAML connections, SAML apps). */
 
@@ -118,4 +120,69 @@ export function RowActionButtons(props: {
       </button>
     </>
   );
+}
+
+interface EditableRow {
+  readonly id: string;
+  readonly name: string;
+  readonly enabled: boolean;
+}
+
+/**
+ * Add, change in place, enable or disable, and delete the rows of a collection at `base` (POST base,
+ * PATCH/DELETE base/:id), one form open at a time, saying what happened through the view's notice.
+ */
+export function useEditableRows<Row extends EditableRow>(options: {
+  base: string;
+  notice: Pick<ReturnType<typeof useNotice>, 'run' | 'setNotice'>;
+  /** What to say once a row is added (what to do next with it). */
+  added(name: string): string;
+  /** The question asked before deleting a row. */
+  deleting(row: Row): string;
+}) {
+  const { run, setNotice } = options.notice;
+  const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<string | undefined>();
+  const at = (row: Row) => `${options.base}/${row.id}`;
+  return {
+    creating,
+    editing,
+    async create(body: Record<string, unknown>) {
+      const done = await run(
+        () => api(options.base, { method: 'POST', body }),
+        options.added(String(body.name)),
+      );
+      if (done) setCreating(false);
+      return done;
+    },
+    async save(row: Row, body: Record<string, unknown>) {
+      const done = await run(() => api(at(row), { method: 'PATCH', body }), `${String(body.name)} saved.`);
+      if (done) setEditing(undefined);
+      return done;
+    },
+    toggle: (row: Row) =>
+      run(
+        () => api(at(row), { method: 'PATCH', body: { enabled: !row.enabled } }),
+        `${row.name} ${row.enabled ? 'disabled' : 'enabled'}.`,
+      ),
+    remove(row: Row) {
+      if (!window.confirm(options.deleting(row))) return;
+      void run(() => api(at(row), { method: 'DELETE' }), `${row.name} deleted.`);
+    },
+    startCreating() {
+      setEditing(undefined);
+      setNotice(undefined);
+      setCreating(true);
+    },
+    startEditing(row: Row) {
+      setCreating(false);
+      setNotice(undefined);
+      setEditing(row.id);
+    },
+    cancel() {
+      setNotice(undefined);
+      setCreating(false);
+      setEditing(undefined);
+    },
+  };
 }
