@@ -1,36 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listenTestApp, type TestApp } from '../helpers/app.js';
-import { launchChromium } from '../helpers/browser.js';
+import { accessibilityViolations, launchChromium } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/dialects.js';
 
 const PASSWORD = 'indigo-orchard-beacon-58';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-interface Violation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** axe-core's WCAG 2.1 A and AA rules on the page as it is now; DevTools evaluation is outside the page's CSP. */
-async function violations(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as { axe: { run(options: unknown): Promise<{ violations: unknown[] }> } }
-    ).axe;
-    return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))
-      .violations;
-  })) as Violation[];
-  return found.map(
-    (violation) =>
-      `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
-  );
-}
 
 let database: TestDatabase;
 let harness: TestApp & { baseUrl: string };
@@ -66,14 +40,14 @@ it('the sign-in pages pass axe-core’s WCAG 2.1 AA checks, errors included', { 
   const page = await browser.newPage();
   for (const path of ['/login', '/signup', '/forgot-password', '/no/such/page']) {
     await page.goto(`${harness.baseUrl}${path}`);
-    expect(await violations(page), path).toEqual([]);
+    expect(await accessibilityViolations(page), path).toEqual([]);
   }
   await page.goto(`${harness.baseUrl}/signup`);
   await page.getByLabel('E-mail').fill('someone@example.com');
   await page.getByLabel('Password').fill('short');
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.locator('#password-error').waitFor();
-  expect(await violations(page), '/signup with an error').toEqual([]);
+  expect(await accessibilityViolations(page), '/signup with an error').toEqual([]);
   await page.close();
 });
 
@@ -81,13 +55,13 @@ it('the console and the portal pass axe-core’s WCAG 2.1 AA checks', { timeout:
   const page = await browser.newPage();
   await page.goto(`${harness.baseUrl}/admin`);
   await page.getByLabel('E-mail').waitFor();
-  expect(await violations(page), 'console sign-in').toEqual([]);
+  expect(await accessibilityViolations(page), 'console sign-in').toEqual([]);
   await page.getByLabel('E-mail').fill(admin);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'Last 24 hours' }).waitFor();
   await page.locator('.chart svg').waitFor();
-  expect(await violations(page), 'dashboard').toEqual([]);
+  expect(await accessibilityViolations(page), 'dashboard').toEqual([]);
   for (const [link, heading] of [
     ['Users', 'Users'],
     ['Clients', 'OAuth clients'],
@@ -104,20 +78,20 @@ it('the console and the portal pass axe-core’s WCAG 2.1 AA checks', { timeout:
     await page.getByRole('link', { name: link, exact: true }).click();
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.waitForLoadState('networkidle');
-    expect(await violations(page), link).toEqual([]);
+    expect(await accessibilityViolations(page), link).toEqual([]);
   }
   // The forms that open in place: a new role, a new policy with its tester.
   await page.getByRole('link', { name: 'Roles', exact: true }).click();
   await page.getByRole('button', { name: 'New role' }).click();
-  expect(await violations(page), 'new role').toEqual([]);
+  expect(await accessibilityViolations(page), 'new role').toEqual([]);
   await page.getByRole('link', { name: 'Policies', exact: true }).click();
   await page.getByRole('button', { name: 'New policy' }).click();
   await page.getByLabel('Cedar statement').waitFor();
-  expect(await violations(page), 'new policy').toEqual([]);
+  expect(await accessibilityViolations(page), 'new policy').toEqual([]);
   await page.goto(`${harness.baseUrl}/account`);
   await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
   await page.waitForLoadState('networkidle');
-  expect(await violations(page), 'portal').toEqual([]);
+  expect(await accessibilityViolations(page), 'portal').toEqual([]);
   await page.close();
 });
 
@@ -145,6 +119,6 @@ it('the sign-in page is used with the keyboard alone, in reading order', { timeo
   await page.getByRole('alert').filter({ hasText: 'Invalid e-mail or password' }).waitFor();
   expect(await page.locator('#email').inputValue()).toBe(admin);
   expect(await focused()).toBe('password');
-  expect(await violations(page), '/login with an error').toEqual([]);
+  expect(await accessibilityViolations(page), '/login with an error').toEqual([]);
   await page.close();
 });

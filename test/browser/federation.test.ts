@@ -1,29 +1,11 @@
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { closeTestApp, listenTestApp, type TestApp } from '../helpers/app.js';
-import { launchChromium } from '../helpers/browser.js';
+import { accessibilityViolations, launchChromium } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
 const PASSWORD = 'saffron-ledger-compass-71';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core's WCAG 2.1 A and AA rules on the page as it is now (as in accessibility.test.ts). */
-async function violations(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as { axe: { run(options: unknown): Promise<{ violations: unknown[] }> } }
-    ).axe;
-    return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))
-      .violations;
-  })) as { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
-  return found.map(
-    (violation) =>
-      `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
-  );
-}
 
 /**
  * Federation in the browser: an administrator manages upstream sign-in providers in the console (those from
@@ -111,7 +93,7 @@ describeEachDialect(
       await page.getByLabel('Kind of provider').selectOption('generic-oidc');
       await page.getByLabel(/^Issuer URL/).waitFor();
       expect(await page.getByLabel('Token endpoint').count()).toBe(0);
-      expect(await violations(page), 'new provider form').toEqual([]);
+      expect(await accessibilityViolations(page), 'new provider form').toEqual([]);
 
       // The server's refusal shows beside the form, which stays filled in.
       await page.getByLabel(/^Slug/).fill('acme');
@@ -168,7 +150,7 @@ describeEachDialect(
         path: `test-results/browser/console-providers-${dialect}.png`,
         fullPage: true,
       });
-      expect(await violations(page), 'providers list').toEqual([]);
+      expect(await accessibilityViolations(page), 'providers list').toEqual([]);
 
       // Changed in place: the secret left empty stays as it was.
       await page.getByRole('button', { name: 'Edit Acme ID' }).click();
@@ -177,7 +159,7 @@ describeEachDialect(
         path: `test-results/browser/console-provider-edit-${dialect}.png`,
         fullPage: true,
       });
-      expect(await violations(page), 'provider changed in place').toEqual([]);
+      expect(await accessibilityViolations(page), 'provider changed in place').toEqual([]);
       expect(await page.getByLabel(/^Group to role/).inputValue()).toBe(
         'engineering=admin\ncn=auditors,ou=groups=auditor',
       );
@@ -250,7 +232,7 @@ describeEachDialect(
       await section.getByRole('button', { name: 'Link Google', exact: true }).waitFor();
       expect(await section.getByRole('button', { name: 'Link Corp SSO', exact: true }).count()).toBe(0);
       await page.waitForLoadState('networkidle');
-      expect(await violations(page), 'portal with a linked account').toEqual([]);
+      expect(await accessibilityViolations(page), 'portal with a linked account').toEqual([]);
       // The section with a margin of the page around it (the box is relative to the scrolled viewport).
       await section.scrollIntoViewIfNeeded();
       const box = (await section.boundingBox())!;

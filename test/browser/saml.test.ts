@@ -1,29 +1,11 @@
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { closeTestApp, listenTestApp, type TestApp } from '../helpers/app.js';
-import { launchChromium } from '../helpers/browser.js';
+import { accessibilityViolations, launchChromium } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/dialects.js';
 
 const PASSWORD = 'juniper-halyard-quartz-36';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core's WCAG 2.1 A and AA rules on the page as it is now (as in accessibility.test.ts). */
-async function violations(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as { axe: { run(options: unknown): Promise<{ violations: unknown[] }> } }
-    ).axe;
-    return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))
-      .violations;
-  })) as { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
-  return found.map(
-    (violation) =>
-      `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
-  );
-}
 
 interface Listed {
   id: string;
@@ -104,7 +86,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
     await form.getByLabel('By pasting the XML document').check();
     await form.getByLabel(/^IdP metadata XML/).waitFor();
     expect(await form.getByLabel(/^IdP metadata URL/).count()).toBe(0);
-    expect(await violations(page), 'new SAML connection form').toEqual([]);
+    expect(await accessibilityViolations(page), 'new SAML connection form').toEqual([]);
 
     // Metadata that is not a metadata document: the server's refusal shows under the form, which stays filled in.
     await form.getByLabel(/^Connection slug/).fill('acme');
@@ -121,7 +103,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
     await form.getByLabel(/^IdP metadata XML/).fill(`<not-xml ${'x'.repeat(60)}`);
     await form.getByRole('button', { name: 'Add connection' }).click();
     await form.getByRole('alert').filter({ hasText: 'The metadata is not well-formed XML' }).waitFor();
-    expect(await violations(page), 'SAML connection form with an error').toEqual([]);
+    expect(await accessibilityViolations(page), 'SAML connection form with an error').toEqual([]);
     await page.screenshot({
       path: `test-results/browser/console-saml-refused-${dialect}.png`,
       fullPage: true,
@@ -178,7 +160,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
       path: `test-results/browser/console-saml-connections-${dialect}.png`,
       fullPage: true,
     });
-    expect(await violations(page), 'SAML connections listed').toEqual([]);
+    expect(await accessibilityViolations(page), 'SAML connections listed').toEqual([]);
 
     // Changed in place: the metadata left empty keeps the identity provider, and the organization stays.
     await page.getByRole('button', { name: 'Edit SAML connection Acme SSO' }).click();
@@ -193,7 +175,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
       path: `test-results/browser/console-saml-connection-edit-${dialect}.png`,
       fullPage: true,
     });
-    expect(await violations(page), 'SAML connection changed in place').toEqual([]);
+    expect(await accessibilityViolations(page), 'SAML connection changed in place').toEqual([]);
     await edit.getByLabel(/^E-mail domains/).fill('acme.example');
     await edit.getByLabel('Allow IdP-initiated sign-in').check();
     await edit.getByRole('button', { name: 'Save', exact: true }).click();
@@ -240,7 +222,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
     await page.getByRole('button', { name: 'Add a SAML app' }).click();
     const form = page.getByRole('form', { name: 'New SAML app' });
     expect(await form.getByLabel(/^Attributes/).inputValue()).toBe('email=email\nname=name');
-    expect(await violations(page), 'new SAML app form').toEqual([]);
+    expect(await accessibilityViolations(page), 'new SAML app form').toEqual([]);
     await form.getByLabel('App name').fill('Wiki');
     await form.getByLabel(/^App entity ID/).fill('https://wiki.example.com/saml');
     await form.getByLabel(/^App ACS URL/).fill('https://wiki.example.com/saml/acs');
@@ -274,7 +256,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
     await row.getByText('displayName=name', { exact: true }).waitFor();
     await row.getByText('NameID: persistent (per-app pseudonym)').waitFor();
     await page.screenshot({ path: `test-results/browser/console-saml-apps-${dialect}.png`, fullPage: true });
-    expect(await violations(page), 'SAML apps listed').toEqual([]);
+    expect(await accessibilityViolations(page), 'SAML apps listed').toEqual([]);
 
     // A second app with the same entity ID: the server's refusal, under the form.
     await page.getByRole('button', { name: 'Add a SAML app' }).click();
@@ -297,7 +279,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
       path: `test-results/browser/console-saml-app-edit-${dialect}.png`,
       fullPage: true,
     });
-    expect(await violations(page), 'SAML app changed in place').toEqual([]);
+    expect(await accessibilityViolations(page), 'SAML app changed in place').toEqual([]);
     await edit.getByLabel(/^Attributes/).fill('mail=email\nmemberOf=roles\nuid=id');
     await edit.getByLabel('Sign the whole response').uncheck();
     await edit.getByRole('button', { name: 'Save', exact: true }).click();
@@ -352,7 +334,7 @@ describeEachDialect('SAML connections and apps in the console, in Chromium', (te
     const { context, page, problems } = await providersPage();
     await page.locator('table.saml-connections tbody tr', { hasText: 'Globex Okta' }).waitFor();
     await page.locator('table.saml-apps tbody tr', { hasText: 'Expense reports' }).waitFor();
-    expect(await violations(page), 'SAML sections with a connection and an app').toEqual([]);
+    expect(await accessibilityViolations(page), 'SAML sections with a connection and an app').toEqual([]);
     // From the top of the connections section to the bottom of the apps section, with a margin of the page.
     const first = page.locator('section[aria-labelledby="saml-connections-title"]');
     const last = page.locator('section[aria-labelledby="saml-apps-title"]');
