@@ -376,6 +376,21 @@ export function createAccountService(deps: AccountServiceDependencies) {
   }
 
   /** The end of every successful sign-in, whatever proved it: counters cleared, a session, an event, a notice. */
+  /** A new account, whichever way it came (sign-up form, invitation, upstream provider). */
+  function recordSignedUp(row: UserRow, context: RequestContext, details: Record<string, unknown>): void {
+    deps.events.record({
+      name: AccountEvents.signedUp,
+      severity: 'low',
+      outcome: 'success',
+      actorUserId: row.id,
+      targetUserId: row.id,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      requestId: context.requestId,
+      details,
+    });
+  }
+
   /**
    * The first factor is proven (a password, an upstream provider): the MFA policy asks for a second one, or
    * the session starts. A risky sign-in proves its second factor even on a remembered device.
@@ -482,17 +497,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
       if (input.invitation !== undefined) {
         await consumeEmailToken(database.db, hashEmailToken(input.invitation), 'invitation', clock.now());
       }
-      deps.events.record({
-        name: AccountEvents.signedUp,
-        severity: 'low',
-        outcome: 'success',
-        actorUserId: row.id,
-        targetUserId: row.id,
-        ip: context.ip,
-        userAgent: context.userAgent,
-        requestId: context.requestId,
-        details: { via: invitedBy ? 'invitation' : 'signup', invitedBy },
-      });
+      recordSignedUp(row, context, { via: invitedBy ? 'invitation' : 'signup', invitedBy });
       await sendVerification(row);
       return toUserView(row);
     },
@@ -633,17 +638,7 @@ export function createAccountService(deps: AccountServiceDependencies) {
         { email: input.email, name: input.name, verified: input.emailVerified },
         (trx, created) => link(trx, toUserView(created)),
       );
-      deps.events.record({
-        name: AccountEvents.signedUp,
-        severity: 'low',
-        outcome: 'success',
-        actorUserId: row.id,
-        targetUserId: row.id,
-        ip: context.ip,
-        userAgent: context.userAgent,
-        requestId: context.requestId,
-        details: { via: 'federation', provider: input.provider },
-      });
+      recordSignedUp(row, context, { via: 'federation', provider: input.provider });
       // The provider did not vouch for the address: the person confirms it as after a sign-up.
       if (!input.emailVerified) await sendVerification(row);
       return toUserView(row);
